@@ -1,0 +1,135 @@
+"""`make demo`: a full offline run of the gates on a generated sample repository.
+
+Builds a repository whose main branch carries a policy, an allowed_signers file and an OpenPGP
+key directory, then two pull-request branches:
+- `feature/good`: commits signed with SSH and OpenPGP by their committers -> the gate passes;
+- `feature/bad`: adds an unsigned commit, one signed by an unknown key, one signed by a trusted
+  key of somebody else, and a pull-request edit of allowed_signers that tries to trust the
+  unknown key -> the gate fails, and the edit has no effect because trust is read from main.
+Runs `changegate check` on both with real git, ssh-keygen and gpg; no network.
+Outputs (JSON, SARIF, GitLab reports, a GitHub-style job summary) land in demo-output/.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from changegate.testing.sample_repo import SampleRepo
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "demo-output"
+
+POLICY = """\
+version: 1
+environments:
+  production:
+    match: {branches: [main, "release/*"], tags: ["v*"]}
+    gates: [verify-commits]
+gates:
+  verify-commits:
+    allowed_signers: .github/allowed_signers
+    openpgp_keys: .github/keys
+    bind: committer
+    allow_github_web_flow: true
+"""
+
+
+def build(work: Path) -> tuple[SampleRepo, str]:
+    repo = SampleRepo(work / "sample")
+    alice = repo.ssh_key("alice", "alice@bank.example")
+    bob = repo.gpg_key("Bob Builder", "bob@bank.example")
+    mallory = repo.ssh_key("mallory", "mallory@elsewhere.example")
+    repo.write_allowed_signers(repo.path / ".github" / "allowed_signers", [alice])
+    repo.write_openpgp_keys(repo.path / ".github" / "keys", [bob])
+    (repo.path / ".changegate.yml").write_text(POLICY)
+    repo.git("add", "-A")
+    base = repo.commit("Add changegate policy and trusted keys", signer=alice,
+                       committer=("Alice", "alice@bank.example"))
+    repo.git("branch", "feature/good")
+    repo.git("branch", "feature/bad")
+
+    repo.git("checkout", "-q", "feature/good")
+    repo.commit("payments: validate IBAN checksum", signer=alice,
+                committer=("Alice", "alice@bank.example"), files={"src/iban.py": "# iban\n"})
+    repo.commit("payments: add tests", signer=bob, committer=("Bob Builder", "bob@bank.example"),
+                files={"tests/test_iban.py": "# tests\n"})
+
+    repo.git("checkout", "-q", "feature/bad")
+    repo.commit("payments: speed up settlement", signer=alice,
+                committer=("Alice", "alice@bank.example"), files={"src/settle.py": "# fast\n"})
+    repo.commit("quick fix, not signed", committer=("Carol", "carol@bank.example"),
+                files={"src/settle.py": "# faster\n"})
+    signers = repo.path / ".github" / "allowed_signers"
+    signers.write_text(signers.read_text() + f"mallory@elsewhere.example {mallory.public_line}\n")
+    repo.git("add", "-A")
+    repo.commit("trust me: add my key", signer=mallory,
+                committer=("Mallory", "mallory@elsewhere.example"))
+    repo.commit("signed with Alice's key by Dave", signer=alice,
+                committer=("Dave", "dave@bank.example"), files={"src/x.py": "# x\n"})
+    repo.git("checkout", "-q", "main")
+    return repo, base
+
+
+def check(repo: SampleRepo, base: str, branch: str, name: str) -> int:
+    head = repo.git("rev-parse", branch)
+    out = OUT / name
+    out.mkdir(parents=True, exist_ok=True)
+    summary = out / "github-step-summary.md"
+    summary.write_text("")
+    env = dict(os.environ)
+    for key in [k for k in env if k.startswith(("GITHUB_", "GITLAB_", "CI_"))]:
+        del env[key]
+    env["GITHUB_STEP_SUMMARY"] = str(summary)
+    cmd = [sys.executable, "-m", "changegate", "check", "-C", str(repo.path),
+           "--base", base, "--head", head, "--environment", "production",
+           "--json-file", str(out / "result.json"), "--sarif", str(out / "result.sarif"),
+           "--codequality", str(out / "gl-code-quality-report.json"),
+           "--junit", str(out / "changegate-junit.xml"), "--dotenv", str(out / "changegate.env")]
+    print(f"\n$ changegate check --base {base[:12]} --head {head[:12]}  # {branch}", flush=True)
+    proc = subprocess.run(cmd, env=env, check=False)
+    print(f"exit code {proc.returncode}", flush=True)
+    return proc.returncode
+
+
+def main() -> int:
+    work = OUT / "work"
+    if OUT.exists():
+        shutil.rmtree(OUT)
+    work.mkdir(parents=True)
+    repo, base = build(work)
+    good = check(repo, base, "feature/good", "good")
+    bad = check(repo, base, "feature/bad", "bad")
+    result = json.loads((OUT / "bad" / "result.json").read_text())
+    print("\nPer-commit verdicts of feature/bad (from --json):")
+    for gate in result.get("gates", [result]):
+        print(f"  gate {gate['gate']}: {gate['status']}")
+    for entry in _commits(result):
+        print(f"  {entry['sha'][:12]} {entry['status']:<9} {entry['reason']:<16} "
+              f"{entry['subject']}")
+    print(f"\nReports written to {OUT.relative_to(ROOT)}/: result.json, result.sarif, "
+          "gl-code-quality-report.json, changegate-junit.xml, changegate.env, "
+          "github-step-summary.md")
+    expected = good == 0 and bad == 1
+    print("\ndemo:", "OK (good branch passed, bad branch failed as it should)" if expected
+          else f"UNEXPECTED (good={good}, bad={bad})")
+    return 0 if expected else 1
+
+
+def _commits(document: dict[str, object]) -> list[dict[str, str]]:
+    """The verify-commits gate's commit list, from a check or a single-gate document."""
+    results = document.get("results")
+    if isinstance(results, list):
+        for item in results:
+            if isinstance(item, dict) and item.get("gate") == "verify-commits":
+                return list(item.get("commits", []))
+    commits = document.get("commits")
+    return list(commits) if isinstance(commits, list) else []
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,81 @@
+"""`changegate check`: run every gate the policy enables for this change's environment."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+from typing import TYPE_CHECKING
+
+from changegate.errors import ChangegateError
+
+if TYPE_CHECKING:
+    from changegate.commands import RunContext
+    from changegate.result import GateResult
+
+HELP = "run every gate the policy enables for this change's environment"
+
+# Gates this version can run from `check`. A policy enabling any other gate makes the run
+# inconclusive for that gate (fail closed) instead of silently skipping it.
+AVAILABLE = {
+    "verify-commits": "changegate.commands.verify_commits",
+    "sbom": "changegate.commands.sbom",
+}
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    """Besides the common options, `check` takes the range (default: from the CI context)."""
+    parser.add_argument("--base", help="exclusive lower bound of the range (default: from CI)")
+    parser.add_argument("--head", help="the last commit to check (default: from CI, or HEAD)")
+
+
+def execute(args: argparse.Namespace, run: RunContext) -> list[GateResult]:
+    from changegate.cli import execute_safely
+    from changegate.result import Finding, GateResult, Location, Severity, Status
+
+    policy = run.policy()
+    if policy is None:
+        raise ChangegateError(
+            "POLICY_MISSING", "`changegate check` needs a policy file, and none was found at "
+            f"{run.trusted().label(args.policy or '.changegate.yml')}",
+            fix="commit a .changegate.yml to the target branch (see docs/policy.md)")
+    environment = run.environment_name()
+    if environment is None:
+        change = run.change()
+        status = {"pass": Status.PASS, "fail": Status.FAIL, "error": Status.ERROR}[
+            policy.unmatched]
+        message = (f"no environment in the policy matches {change.ref_type} "
+                   f"{change.ref or '(unknown)'}; no gates were run (unmatched: "
+                   f"{policy.unmatched})")
+        return [GateResult(gate="check", status=status, summary=message, findings=[
+            Finding(rule="NO_ENVIRONMENT", message=message, location=policy.location("environments"),
+                    severity=Severity.NOTE if status is Status.PASS else Severity.ERROR)])]
+    if environment not in policy.environments():
+        raise ChangegateError("UNKNOWN_ENVIRONMENT",
+                              f"environment {environment!r} is not defined in the policy",
+                              policy.location("environments"))
+    results: list[GateResult] = []
+    for gate in policy.gates_for(environment):
+        module_name = AVAILABLE.get(gate)
+        if module_name is None:
+            results.append(GateResult.inconclusive(
+                gate, "GATE_UNAVAILABLE",
+                f"the policy enables the {gate} gate for {environment}, but this version of "
+                "changegate cannot run it",
+                location=policy.location("environments", environment, "gates"),
+                fix="upgrade changegate, or remove the gate from the environment"))
+            continue
+        module = importlib.import_module(module_name)
+        gate_args = _defaults(module, args)
+        results.extend(execute_safely(gate, module, gate_args, run))
+    return results
+
+
+def _defaults(module: object, common: argparse.Namespace) -> argparse.Namespace:
+    """The gate's own options at their defaults (the policy supplies settings), plus common."""
+    parser = argparse.ArgumentParser()
+    configure_gate = getattr(module, "configure")  # noqa: B009 - the command-module interface
+    configure_gate(parser)
+    namespace = parser.parse_args([])
+    for key, value in vars(common).items():
+        setattr(namespace, key, value)
+    return namespace

@@ -1,0 +1,163 @@
+"""The GitLab templates, run for real by `gitlab-ci-local --force-shell-executor`.
+
+A sample project includes the templates with `include: local` + `inputs:` the way a user's
+`.gitlab-ci.yml` includes them from the security team's project, with `source-url` pointing at a
+git repository made from this source tree and `source-ref` at its commit: the job fetches that
+exact commit, installs it with the hash-locked installer and runs the gate. `--shell-isolation`
+runs each job in its own copy of the project and exports its artifacts, as a runner would.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from cihelpers import (
+    GITLAB_CI_LOCAL,
+    ROOT,
+    SampleRepo,
+    SigningKey,
+    make_sample_repo,
+    require_tool,
+    run,
+)
+
+pytestmark = pytest.mark.slow
+
+PIPELINE = """\
+stages: [build, compliance]
+
+include:
+  - local: gitlab-templates/verify-commits.yml
+    inputs:
+      stage: compliance
+      source-url: {source_url}
+      source-ref: {source_ref}
+  - local: gitlab-templates/changegate.yml
+    inputs:
+      stage: compliance
+      source-url: {source_url}
+      source-ref: {source_ref}
+  - local: gitlab-templates/verify-commits.yml
+    inputs:
+      stage: compliance
+      job-prefix: lenient-
+      allowed-signers: no/such/allowed_signers
+      fail-on-error: false
+      source-url: {source_url}
+      source-ref: {source_ref}
+"""
+
+
+@pytest.fixture(scope="module")
+def source_repo(tmp_path_factory: pytest.TempPathFactory, source_tree: Path,
+                ci_env: dict[str, str]) -> tuple[Path, str]:
+    """The changegate project as a git repository, and the commit the templates pin."""
+    path = tmp_path_factory.mktemp("changegate-git") / "changegate"
+    shutil.copytree(source_tree, path)
+    run(["git", "init", "-q", "-b", "main"], cwd=path, env=ci_env)
+    run(["git", "add", "-A"], cwd=path, env=ci_env)
+    run(["git", "-c", "commit.gpgsign=false", "commit", "-q", "-m", "changegate"], cwd=path,
+        env=ci_env)
+    sha = run(["git", "rev-parse", "HEAD"], cwd=path, env=ci_env).stdout.strip()
+    return path, sha
+
+
+def run_pipeline(repo: SampleRepo, source: tuple[Path, str], env: dict[str, str],
+                 variables: dict[str, str]) -> tuple[int, str]:
+    gcl = require_tool(GITLAB_CI_LOCAL, "npm gitlab-ci-local@4.70.0: scripts/setup-tools.sh")
+    require_tool("rsync", "Debian package rsync: scripts/setup-tools.sh")
+    # The templates as the security team's project serves them (untracked here, so the
+    # sample's history stays the change under test).
+    shutil.copytree(ROOT / "gitlab-templates", repo.path / "gitlab-templates")
+    (repo.path / ".gitlab-ci.yml").write_text(
+        PIPELINE.format(source_url=source[0], source_ref=source[1]), encoding="utf-8")
+    args: list[str | Path] = [gcl, "--force-shell-executor", "--shell-isolation", "--no-color",
+                              "--concurrency", "2"]
+    for name, value in {**variables, "UV_CACHE_DIR": env["UV_CACHE_DIR"],
+                        "PIP_CACHE_DIR": env["PIP_CACHE_DIR"]}.items():
+        args += ["--variable", f"{name}={value}"]
+    proc = run(args, cwd=repo.path, env=env, check=False, timeout=240)
+    log = proc.stdout + proc.stderr
+    (repo.path.parent / "gitlab-ci-local.log").write_text(log, encoding="utf-8")
+    return proc.returncode, log
+
+
+def artifacts(repo: SampleRepo, job: str) -> Path:
+    return repo.path / ".gitlab-ci-local" / "artifacts" / job
+
+
+def job_result(log: str, job: str) -> str:
+    """gitlab-ci-local's verdict line for a job: `<job> finished in ... PASS|FAIL n|WARN n`."""
+    for line in log.splitlines():
+        if line.startswith(f"{job} finished in"):
+            return line
+    raise AssertionError(f"no result for {job} in the log:\n{log[-6000:]}")
+
+
+def test_merge_request_with_an_unsigned_commit_fails_and_reports_code_quality(
+        tmp_path: Path, ci_env: dict[str, str], alice: SigningKey,
+        source_repo: tuple[Path, str]) -> None:
+    repo = make_sample_repo(tmp_path, ci_env, alice, unsigned_commit=True)
+    unsigned = repo.commits["fees-fix"]
+    rc, log = run_pipeline(repo, source_repo, ci_env, {
+        "CI_PIPELINE_SOURCE": "merge_request_event",
+        "CI_MERGE_REQUEST_IID": "7",
+        "CI_MERGE_REQUEST_SOURCE_BRANCH_NAME": "feature/fees",
+        "CI_MERGE_REQUEST_SOURCE_BRANCH_SHA": unsigned,
+        "CI_MERGE_REQUEST_TARGET_BRANCH_NAME": "main",
+        "CI_MERGE_REQUEST_DIFF_BASE_SHA": repo.commits["policy"],
+    })
+    assert rc != 0, log[-6000:]
+    assert "FAIL 1" in job_result(log, "changegate-verify-commits"), log[-6000:]
+    assert "FAIL 1" in job_result(log, "changegate-check"), log[-6000:]
+    # Inconclusive with fail-on-error false: exit 3, an allowed failure (a warning).
+    assert "WARN 3" in job_result(log, "lenient-verify-commits"), log[-6000:]
+
+    job = artifacts(repo, "changegate-verify-commits")
+    report = json.loads((job / "gl-code-quality-report.json").read_text(encoding="utf-8"))
+    assert isinstance(report, list) and report, report
+    assert any(unsigned[:12] in json.dumps(issue) for issue in report), report
+    assert all({"description", "check_name", "fingerprint", "severity", "location"} <= set(i)
+               for i in report), report
+    result = json.loads((job / "changegate-verify-commits.json").read_text(encoding="utf-8"))
+    assert result["status"] == "fail"
+    assert {c["sha"]: c["status"] for c in result["commits"]}[unsigned] == "unsigned"
+    assert (job / "changegate-junit.xml").read_text(encoding="utf-8").lstrip().startswith("<")
+    dotenv = (job / ".gitlab-ci-reports" / "dotenv" / "changegate.env").read_text(
+        encoding="utf-8")
+    assert "fail" in dotenv, dotenv
+
+    check = artifacts(repo, "changegate-check")
+    assert json.loads((check / "changegate-check.json").read_text(encoding="utf-8"))[
+        "status"] == "fail"
+    assert (check / "gl-code-quality-report.json").exists()
+
+
+def test_push_to_main_with_every_commit_signed_passes(
+        tmp_path: Path, ci_env: dict[str, str], alice: SigningKey,
+        source_repo: tuple[Path, str]) -> None:
+    repo = make_sample_repo(tmp_path, ci_env, alice, unsigned_commit=False)
+    rc, log = run_pipeline(repo, source_repo, ci_env, {
+        "CI_PIPELINE_SOURCE": "push",
+        "CI_COMMIT_BRANCH": "main",
+        "CI_COMMIT_REF_NAME": "main",
+        "CI_DEFAULT_BRANCH": "main",
+        "CI_COMMIT_BEFORE_SHA": repo.commits["policy"],
+    })
+    assert "PASS" in job_result(log, "changegate-verify-commits"), log[-6000:]
+    assert "PASS" in job_result(log, "changegate-check"), log[-6000:]
+    # The lenient job's trust file does not exist: inconclusive, tolerated.
+    assert "WARN 3" in job_result(log, "lenient-verify-commits"), log[-6000:]
+    assert rc == 0, log[-6000:]
+
+    job = artifacts(repo, "changegate-verify-commits")
+    result = json.loads((job / "changegate-verify-commits.json").read_text(encoding="utf-8"))
+    assert result["status"] == "pass"
+    assert [c["status"] for c in result["commits"]] == ["verified", "verified"]
+    assert json.loads((job / "gl-code-quality-report.json").read_text(encoding="utf-8")) == []
+    check = json.loads((artifacts(repo, "changegate-check") / "changegate-check.json")
+                       .read_text(encoding="utf-8"))
+    assert check["status"] == "pass"
