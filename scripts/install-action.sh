@@ -39,6 +39,9 @@ die() {
   exit 2
 }
 
+# Anything that fails without a message of its own is still "could not install": exit 2.
+trap 'die "unexpected failure (line $LINENO)"' ERR
+
 here="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd -P)"
 source_dir="${CHANGEGATE_SOURCE:-$here/..}"
 [[ -d "$source_dir" ]] || die "CHANGEGATE_SOURCE is not a directory: $source_dir"
@@ -55,8 +58,9 @@ lock="$source_dir/requirements/action.txt"
 python="${CHANGEGATE_PYTHON:-python3}"
 [[ -n "$python" ]] || python=python3
 command -v -- "$python" >/dev/null 2>&1 || die "Python interpreter not found: $python (set the python input)"
-if ! py_version="$("$python" -I -c 'import sys; print("%d.%d.%d" % sys.version_info[:3]); raise SystemExit(sys.version_info < (3, 10))' 2>/dev/null)"; then
-  die "$python is not Python 3.10 or newer (got ${py_version:-nothing}); set the python input"
+py_version="$("$python" -I -c 'import sys; print("%d.%d.%d" % sys.version_info[:3])' 2>/dev/null || true)"
+if [[ ! "$py_version" =~ ^3\.([0-9]+)\.[0-9]+$ ]] || ((BASH_REMATCH[1] < 10)); then
+  die "$python is not Python 3.10 or newer (it says '${py_version:-nothing}'); set the python input"
 fi
 py_path="$(command -v -- "$python")"
 

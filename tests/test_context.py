@@ -589,7 +589,7 @@ def test_resolve_range_of_the_whole_history_unshallows_in_ci(pr: PR) -> None:
     assert not ci.is_shallow()
 
 
-# -- ranges that cannot be formed -------------------------------------------------------------------
+# -- ranges that cannot be formed ------------------------------------------------------------
 
 
 def test_a_base_that_exists_nowhere_is_range_incomplete(tmp_path: Path, pr: PR) -> None:
@@ -635,7 +635,7 @@ def test_a_shallow_clone_that_cannot_be_deepened_is_range_incomplete(tmp_path: P
     assert "no remote" in err.value.message and "shallow" in err.value.message
 
 
-# -- malformed context ------------------------------------------------------------------------------
+# -- malformed context ----------------------------------------------------------------------
 
 
 def test_malformed_event_json(tmp_path: Path, pr: PR) -> None:

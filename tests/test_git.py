@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -137,9 +138,12 @@ def test_failures_name_the_command(tmp_path: Path, world: World) -> None:
 
 def test_option_injection_is_refused(world: World) -> None:
     g = Git(world.dev.path)
-    for call in (lambda: g.rev_parse("--output=/tmp/x"),
-                 lambda: g.merge_base("HEAD", "-x"),
-                 lambda: g.fetch(["--upload-pack=touch /tmp/pwned"])):
+    calls: list[Callable[[], object]] = [
+        lambda: g.rev_parse("--output=/tmp/x"),
+        lambda: g.merge_base("HEAD", "-x"),
+        lambda: g.fetch(["--upload-pack=touch /tmp/pwned"]),
+    ]
+    for call in calls:
         with pytest.raises(ChangegateError) as err:
             call()
         assert err.value.rule == "GIT_FAILED"

@@ -62,7 +62,7 @@ def test_valid_policy_parses_with_digest_and_environment_settings() -> None:
 @pytest.mark.parametrize(
     ("text", "line", "needle"),
     [
-        (b"version: 1\ngates:\n  verify-commits:\n    alowed_signers: x\n", 3, "alowed_signers"),
+        (b"version: 1\ngates:\n  verify-commits:\n    alowed_signers: x\n", 4, "alowed_signers"),
         (b"version: 2\n", 1, "version"),
         (b"version: 1\nversion: 1\n", 2, "duplicate key 'version'"),
         (b"version: 1\ngates:\n  verify-commits:\n    bind: everyone\n", 4, "bind"),

@@ -97,8 +97,9 @@ GITHUB_PR_EVENTS: Final = frozenset({
 _MERGE_QUEUE_PR = re.compile(r"/pr-(\d+)-[0-9a-f]+$")
 
 _FIX = {
-    "github": "Check out the full history (actions/checkout with `fetch-depth: 0`) and let the "
-              "job fetch from origin, or pass --base/--head explicitly.",
+    "github": "Check out the full history (actions/checkout with `fetch-depth: 0`), or let the "
+              "job fetch from origin (keep actions/checkout's `persist-credentials` enabled), "
+              "or pass --base/--head explicitly.",
     "gitlab": "Clone the full history for this job (variables: `GIT_DEPTH: 0`) and let the job "
               "fetch from origin, or pass --base/--head explicitly.",
     "local": "changegate does not fetch into a local checkout: fetch the missing history "
@@ -147,7 +148,8 @@ def detect_change(environ: Mapping[str, str], workdir: Path, *, base: str | None
     `environ` is the process environment (passed in so tests and callers control it);
     `base`/`head` are the CLI's `--base/--head` and override what the CI event says. The range
     is resolved here (fetching and deepening as needed), so the returned `base` is final;
-    `resolve_range` then lists its commits cheaply.
+    `resolve_range` then lists its commits cheaply. `git` is injectable for tests (and for
+    callers that already hold one); by default one is made for `workdir`.
     """
     git = git or Git(workdir)
     if environ.get("GITHUB_ACTIONS") == "true":
@@ -157,7 +159,8 @@ def detect_change(environ: Mapping[str, str], workdir: Path, *, base: str | None
     else:
         change, plan = _local(git, Path(workdir), head)
     if head is not None:
-        plan = replace(plan, head=head, head_refs=(), deleted=False, what=f"--head {head}")
+        plan = replace(plan, head=head, head_refs=(), deleted=False,
+                       what=f"{plan.what} with --head {head}")
     if base is not None:
         plan = replace(plan, base=base)
     if plan.deleted:

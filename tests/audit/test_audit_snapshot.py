@@ -11,7 +11,7 @@ import zipfile
 import pytest
 from audit_support import audit, ids, needs_snapshot, primary_ids
 
-from changegate.gates.audit.database import Database
+from changegate.gates.audit.database import Database, load_database
 from changegate.gates.audit.osv import RecordError
 
 pytestmark = needs_snapshot
@@ -214,6 +214,7 @@ def test_unparseable_range_is_a_located_error(db: Database) -> None:
         assert err.location.file.endswith("all.zip!/PYSEC-2021-371.json")
         with zipfile.ZipFile(db.path) as zf:
             lines = zf.read("PYSEC-2021-371.json").decode().splitlines()
+        assert err.location.line is not None
         assert lines[err.location.line - 1].strip() == '"fixed": "0.2.0-n653"'
     else:
         assert err.location.file.endswith("vulns/binderhub/PYSEC-2021-371.yaml")
@@ -221,9 +222,23 @@ def test_unparseable_range_is_a_located_error(db: Database) -> None:
     # steam/PYSEC-2019-125.yaml: fixed "2019-09-12" (line 15) -- a date, not a version.
     with pytest.raises(RecordError) as caught:
         audit(db, "steam", "1.0")
-    assert caught.value.location.line == (15 if not db.is_zip else caught.value.location.line)
     assert caught.value.location.line is not None
+    if not db.is_zip:
+        assert caught.value.location.line == 15
 
 
 def test_other_packages_are_not_blocked_by_a_bad_record(db: Database) -> None:
     assert audit(db, "binderhub-unrelated", "1.0") == []
+
+
+def test_year_one_modified_survives_the_cache(db: Database,
+                                              tmp_path_factory: pytest.TempPathFactory) -> None:
+    # cipherbcrypt/PYSEC-2024-55.yaml: `modified: 0001-01-01T00:00:00Z`, introduced "0" and
+    # no fix (a malicious package): every version is affected.
+    assert primary_ids(audit(db, "cipherbcrypt", "1.0")) == {"PYSEC-2024-55"}
+    cache = tmp_path_factory.mktemp("cache")
+    load_database(db.path, cache_dir=cache)
+    warm = load_database(db.path, cache_dir=cache)
+    assert warm.from_cache
+    (match,) = audit(warm, "cipherbcrypt", "99")
+    assert match.id == "PYSEC-2024-55"

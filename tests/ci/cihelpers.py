@@ -142,10 +142,12 @@ class SampleRepo:
 
 
 def make_sample_repo(root: Path, env: dict[str, str], key: SigningKey, *,
-                     unsigned_commit: bool) -> SampleRepo:
+                     unsigned_commit: bool, base_files: Mapping[str, str] | None = None
+                     ) -> SampleRepo:
     """main: one signed commit with the policy and allowed_signers; feature: two more commits.
 
-    With `unsigned_commit`, the feature branch's last commit is not signed.
+    With `unsigned_commit`, the feature branch's last commit is not signed. `base_files` are
+    added to main's commit (e.g. the CI configuration).
     """
     path = root / "sample"
     path.mkdir(parents=True)
@@ -154,8 +156,10 @@ def make_sample_repo(root: Path, env: dict[str, str], key: SigningKey, *,
     repo.git("remote", "add", "origin", "https://gitlab.example/acme/payments.git")
     repo.commit("policy", {".changegate.yml": POLICY,
                            ".github/allowed_signers": key.allowed_signers_line,
-                           "README.md": "# payments\n"}, signed=True)
+                           "README.md": "# payments\n", **(base_files or {})}, signed=True)
+    # As in a clone: origin/main and origin/HEAD.
     repo.git("update-ref", "refs/remotes/origin/main", "HEAD")
+    repo.git("symbolic-ref", "refs/remotes/origin/HEAD", "refs/remotes/origin/main")
     repo.git("checkout", "-q", "-b", "feature/fees")
     repo.commit("fees", {"fees.py": "RATE = 0.01\n"}, signed=True)
     repo.commit("fees-fix", {"fees.py": "RATE = 0.015\n"}, signed=not unsigned_commit)

@@ -65,20 +65,34 @@ def source_repo(tmp_path_factory: pytest.TempPathFactory, source_tree: Path,
     return path, sha
 
 
-def run_pipeline(repo: SampleRepo, source: tuple[Path, str], env: dict[str, str],
+def ci_files(source: tuple[Path, str]) -> dict[str, str]:
+    """The pipeline and a copy of the templates, committed on main before the change."""
+    files = {f"gitlab-templates/{p.name}": p.read_text(encoding="utf-8")
+             for p in sorted((ROOT / "gitlab-templates").glob("*.yml"))}
+    files[".gitlab-ci.yml"] = PIPELINE.format(source_url=source[0], source_ref=source[1])
+    return files
+
+
+def make_project(tmp_path: Path, env: dict[str, str], key: SigningKey,
+                 source: tuple[Path, str], *, unsigned_commit: bool) -> SampleRepo:
+    return make_sample_repo(tmp_path, env, key, unsigned_commit=unsigned_commit,
+                            base_files=ci_files(source))
+
+
+def run_pipeline(repo: SampleRepo, env: dict[str, str],
                  variables: dict[str, str]) -> tuple[int, str]:
     gcl = require_tool(GITLAB_CI_LOCAL, "npm gitlab-ci-local@4.70.0: scripts/setup-tools.sh")
     require_tool("rsync", "Debian package rsync: scripts/setup-tools.sh")
-    # The templates as the security team's project serves them (untracked here, so the
-    # sample's history stays the change under test).
-    shutil.copytree(ROOT / "gitlab-templates", repo.path / "gitlab-templates")
-    (repo.path / ".gitlab-ci.yml").write_text(
-        PIPELINE.format(source_url=source[0], source_ref=source[1]), encoding="utf-8")
     args: list[str | Path] = [gcl, "--force-shell-executor", "--shell-isolation", "--no-color",
                               "--concurrency", "2"]
-    for name, value in {**variables, "UV_CACHE_DIR": env["UV_CACHE_DIR"],
-                        "PIP_CACHE_DIR": env["PIP_CACHE_DIR"]}.items():
+    # gitlab-ci-local sets GITLAB_CI=false (it is not GitLab); a runner sets true, which is
+    # what makes changegate write the GitLab reports.
+    variables = {**variables, "GITLAB_CI": "true", "UV_CACHE_DIR": env["UV_CACHE_DIR"],
+                 "PIP_CACHE_DIR": env["PIP_CACHE_DIR"]}
+    for name, value in variables.items():
         args += ["--variable", f"{name}={value}"]
+    args += ["--ignore-predefined-vars", ",".join(n for n in variables if n.startswith(
+        ("CI_", "GITLAB_")))]
     proc = run(args, cwd=repo.path, env=env, check=False, timeout=240)
     log = proc.stdout + proc.stderr
     (repo.path.parent / "gitlab-ci-local.log").write_text(log, encoding="utf-8")
@@ -100,9 +114,9 @@ def job_result(log: str, job: str) -> str:
 def test_merge_request_with_an_unsigned_commit_fails_and_reports_code_quality(
         tmp_path: Path, ci_env: dict[str, str], alice: SigningKey,
         source_repo: tuple[Path, str]) -> None:
-    repo = make_sample_repo(tmp_path, ci_env, alice, unsigned_commit=True)
+    repo = make_project(tmp_path, ci_env, alice, source_repo, unsigned_commit=True)
     unsigned = repo.commits["fees-fix"]
-    rc, log = run_pipeline(repo, source_repo, ci_env, {
+    rc, log = run_pipeline(repo, ci_env, {
         "CI_PIPELINE_SOURCE": "merge_request_event",
         "CI_MERGE_REQUEST_IID": "7",
         "CI_MERGE_REQUEST_SOURCE_BRANCH_NAME": "feature/fees",
@@ -139,8 +153,8 @@ def test_merge_request_with_an_unsigned_commit_fails_and_reports_code_quality(
 def test_push_to_main_with_every_commit_signed_passes(
         tmp_path: Path, ci_env: dict[str, str], alice: SigningKey,
         source_repo: tuple[Path, str]) -> None:
-    repo = make_sample_repo(tmp_path, ci_env, alice, unsigned_commit=False)
-    rc, log = run_pipeline(repo, source_repo, ci_env, {
+    repo = make_project(tmp_path, ci_env, alice, source_repo, unsigned_commit=False)
+    rc, log = run_pipeline(repo, ci_env, {
         "CI_PIPELINE_SOURCE": "push",
         "CI_COMMIT_BRANCH": "main",
         "CI_COMMIT_REF_NAME": "main",

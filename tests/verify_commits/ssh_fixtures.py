@@ -31,7 +31,8 @@ KEYGEN_TYPES = {
 
 
 def run(*args: str | Path, stdin: bytes | None = None, cwd: Path | None = None,
-        env: dict[str, str] | None = None, check: bool = True) -> subprocess.CompletedProcess[bytes]:
+        env: dict[str, str] | None = None,
+        check: bool = True) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run([str(a) for a in args], input=stdin, cwd=cwd, env=env,
                           capture_output=True, check=check, timeout=60)
 
@@ -87,7 +88,7 @@ def split_sshsig(blob: bytes) -> dict[str, bytes]:
 
 
 def sshsig(public_key: bytes, signature: bytes, namespace: str = "git", hash_alg: str = "sha512",
-           reserved: bytes = b"", version: int = 1, magic: bytes = b"SSHSIG") -> bytes:
+           *, reserved: bytes = b"", version: int = 1, magic: bytes = b"SSHSIG") -> bytes:
     return (magic + u32(version) + s(public_key) + s(namespace) + s(reserved) + s(hash_alg)
             + s(signature))
 
@@ -141,8 +142,8 @@ def ssh_sign(key: KeyPair | Path, payload: bytes, namespace: str = "git",
 def certify(ca: KeyPair, user: KeyPair, principals: str, *, identity: str = "id",
             validity: str = "always:forever", serial: int = 1, host: bool = False) -> Path:
     """A real certificate for `user` signed by `ca` (ssh-keygen -s); returns its path."""
-    args = ["ssh-keygen", "-q", "-s", ca.path, "-I", identity, "-n", principals, "-V", validity,
-            "-z", str(serial)]
+    args: list[str | Path] = ["ssh-keygen", "-q", "-s", ca.path, "-I", identity,
+                              "-n", principals, "-V", validity, "-z", str(serial)]
     if host:
         args.append("-h")
     run(*args, user.pub_path)
@@ -154,7 +155,7 @@ def utc_stamp(when: datetime) -> str:
 
 
 def git_style_ssh_keygen(allowed: Path, signature: bytes, payload: bytes, when: datetime,
-                         workdir: Path, revoked: Path | None = None) -> str | None:
+                         workdir: Path, *, revoked: Path | None = None) -> str | None:
     """What git 2.39 does with real ssh-keygen: find-principals, then verify -I each one.
 
     Returns the principal git would report for a good signature, None otherwise.
@@ -166,8 +167,8 @@ def git_style_ssh_keygen(allowed: Path, signature: bytes, payload: bytes, when: 
                 check=False)
     if found.returncode != 0:
         return None
-    for principal in found.stdout.decode().split("\n"):
-        principal = principal.rstrip("\r")
+    for line in found.stdout.decode().split("\n"):
+        principal = line.rstrip("\r")
         if not principal:
             continue
         args = ["ssh-keygen", "-Y", "verify", "-n", "git", "-f", str(allowed), "-I", principal,
@@ -243,7 +244,7 @@ class SkEcdsaKey(SkEd25519Key):
 
     key_type = "sk-ecdsa-sha2-nistp256@openssh.com"
 
-    def __init__(self, application: str = "ssh:") -> None:  # noqa: PLW0231 - other key type
+    def __init__(self, application: str = "ssh:") -> None:  # a different key type: no super()
         self.ec_private = ec.generate_private_key(ec.SECP256R1())
         self.application = application
         point = self.ec_private.public_key().public_bytes(

@@ -406,7 +406,7 @@ def test_malformed_key_file_names_the_file(tmp_path: Path, content: bytes) -> No
 
 def test_signature_file_is_not_a_key(world: World, tmp_path: Path) -> None:
     (tmp_path / "sig.asc").write_bytes(world.sigs["alice"])
-    with pytest.raises(InputError, match="sig.asc"):
+    with pytest.raises(InputError, match=r"sig\.asc"):
         OpenPgpKeyring.from_path(tmp_path)
 
 

@@ -127,6 +127,11 @@ def _validate(data: dict[str, Any], lines: dict[JsonPath, int], source: str) -> 
     first = errors[0]
     path: JsonPath = tuple(first.absolute_path)
     message = _explain(first, path)
+    if first.validator == "additionalProperties":
+        # Point at the unknown key itself, not at the mapping that holds it.
+        unknown = sorted(set(first.instance) - set(first.schema.get("properties", {})))
+        if unknown:
+            path = (*path, unknown[0])
     more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
     raise InputError(message + more, file=source, line=_line_for(path, lines),
                      rule="POLICY_INVALID",

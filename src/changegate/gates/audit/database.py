@@ -83,8 +83,7 @@ class Manifest:
         return {
             "sha256": self.sha256,
             "records": self.records,
-            "newest_modified": (self.newest_modified.astimezone(timezone.utc)
-                                .strftime("%Y-%m-%dT%H:%M:%SZ")
+            "newest_modified": (format_timestamp(self.newest_modified).split(".")[0] + "Z"
                                 if self.newest_modified else None),
         }
 
@@ -380,6 +379,10 @@ class Database:
                 record = self._cache[position] = Record.from_json(self._records[position])
             out.append(record)
         return out
+
+    def package_names(self) -> list[str]:
+        """The PEP 503 names the database has PyPI records for."""
+        return sorted(self._by_name)
 
     def __len__(self) -> int:
         return len(self._records)

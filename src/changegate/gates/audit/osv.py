@@ -255,12 +255,19 @@ def parse_timestamp(text: str) -> datetime:
         sign = 1 if offset[0] == "+" else -1
         tz = timezone(sign * timedelta(hours=int(offset[1:3]), minutes=int(offset[4:6])))
     second = min(second, 59)  # a leap second is a valid RFC 3339 value datetime cannot hold
-    return datetime(year, month, day, hour, minute, second, micro, tzinfo=tz).astimezone(
-        timezone.utc)
+    try:
+        return datetime(year, month, day, hour, minute, second, micro, tzinfo=tz).astimezone(
+            timezone.utc)
+    except OverflowError as exc:  # e.g. 0001-01-01T00:00:00+05:00 is before year 1 in UTC
+        raise ValueError(f"timestamp out of range: {text!r}") from exc
 
 
 def format_timestamp(value: datetime) -> str:
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """RFC 3339 in UTC; the year is zero-padded by hand (strftime gives `1` for year 0001,
+    and the snapshot has `modified: 0001-01-01T00:00:00Z` in PYSEC-2024-55)."""
+    v = value.astimezone(timezone.utc)
+    return (f"{v.year:04d}-{v.month:02d}-{v.day:02d}T{v.hour:02d}:{v.minute:02d}:"
+            f"{v.second:02d}.{v.microsecond:06d}Z")
 
 
 # -- reading a document --------------------------------------------------------------------

@@ -124,6 +124,7 @@ class Package:
     purl_subpath: str | None = None
     local: bool = False
     external_refs: tuple[ExternalRef, ...] = ()
+    properties: tuple[tuple[str, str], ...] = ()
 
     @property
     def key(self) -> str:
@@ -176,7 +177,8 @@ class DependencyGraph:
 
     `direct` is what the source itself says the root needs (uv's root entry, an installed
     project's Requires-Dist, `# via -r` annotations); the declared dependencies of `root` are
-    added to it. `has_edges` is False for flat lists (plain requirements, Pipfile.lock), which
+    added to it. `root_name`/`root_version` are the project as the source names it (uv's root
+    entry, the installed project), used when there is no pyproject.toml to describe it. `has_edges` is False for flat lists (plain requirements, Pipfile.lock), which
     then hang directly under the root. `marker_environment` is set only for an environment, where
     markers are evaluated for its interpreter; lock files are cross-platform and keep every edge.
     """
@@ -187,6 +189,8 @@ class DependencyGraph:
     packages: list[Package] = field(default_factory=list)
     root: RootProject | None = None
     direct: tuple[RootDependency, ...] = ()
+    root_name: str | None = None
+    root_version: str | None = None
     has_edges: bool = True
     carries_hashes: bool = True
     marker_environment: dict[str, str] | None = None

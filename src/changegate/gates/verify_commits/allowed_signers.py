@@ -242,7 +242,10 @@ def _read_plain_key(key_type: str, reader: SshReader) -> SshPublicKey:
         point = reader.string()
         if len(point) != 32:
             raise WireError("ed25519 public key is not 32 bytes")
-        crypto: CryptoKey = ed25519.Ed25519PublicKey.from_public_bytes(point)
+        try:
+            crypto: CryptoKey = ed25519.Ed25519PublicKey.from_public_bytes(point)
+        except ValueError as exc:
+            raise WireError("invalid ed25519 public key") from exc
         blob = ssh_string(key_type) + ssh_string(point)
     elif key_type in ECDSA_CURVES or key_type == SK_ECDSA:
         ecdsa_type = "ecdsa-sha2-nistp256" if key_type == SK_ECDSA else key_type
@@ -433,8 +436,15 @@ def parse_openssh_time(value: str) -> int:
 
 
 def format_time(seconds: int) -> str:
-    """A UTC ISO-8601 rendering for messages (OpenSSH prints local time; logs want UTC)."""
-    return datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """A UTC ISO-8601 rendering for messages (OpenSSH prints local time; logs want UTC).
+
+    Certificates may carry any 64-bit time (ssh-keygen's "forever" is 2**64-1), so times
+    beyond what datetime can show are written out instead of raising.
+    """
+    try:
+        return datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    except (OverflowError, OSError, ValueError):
+        return f"{seconds} seconds after 1970-01-01 (beyond year 9999)"
 
 
 # --------------------------------------------------------------------------------------------
@@ -479,7 +489,7 @@ class AllowedSigner:
         ssh-keygen stops at the first empty entry (`a,,b` prints only `a`); we do the same so
         the identities we report are exactly the ones git would try.
         """
-        return _split_until_empty(self.principals)
+        return split_principal_list(self.principals)
 
     def allows_namespace(self, namespace: str) -> bool:
         return (self.options.namespaces is None
@@ -495,7 +505,8 @@ class AllowedSigner:
         return None
 
 
-def _split_until_empty(principals: str) -> tuple[str, ...]:
+def split_principal_list(principals: str) -> tuple[str, ...]:
+    """Split at commas, stopping at the first empty entry, as ssh-keygen prints principals."""
     entries: list[str] = []
     for entry in principals.split(","):
         if not entry:
@@ -623,7 +634,12 @@ def _parse_line(source: str, number: int, raw: str) -> AllowedSigner | None:
     if not rest:
         raise _LineError("no key after the principals (expected: principals [options] key)")
     options_text = ""
-    if rest.split(maxsplit=1)[0] not in _ANY_KEY_TYPE:
+    first, *after = rest.split(maxsplit=1)
+    if first not in _ANY_KEY_TYPE:
+        if "=" not in first and after and after[0].startswith("AAAA"):
+            # Every key blob starts with a 4-byte length, i.e. "AAAA" in base64: this is a key
+            # of a type we do not know, not a misspelt option.
+            raise _LineError(f"unknown key type {first!r}")
         options_text, rest = _take_options(rest)
         if not rest:
             raise _LineError("no key after the options (expected: principals [options] key)")
@@ -682,7 +698,7 @@ class AllowedSigners:
                 signer = _parse_line(source_name, number, raw)
             except _LineError as exc:
                 raise InputError(
-                    f"allowed signers line {number}: {exc}", file=source_name, line=number,
+                    f"invalid allowed signers line: {exc}", file=source_name, line=number,
                     rule=ALLOWED_SIGNERS_RULE,
                     fix="Each line is `principals [options] keytype base64-key`; see the "
                         "ALLOWED SIGNERS section of `man ssh-keygen`.",
@@ -809,7 +825,7 @@ class RevokedKeys:
                 key = parse_public_key_text(line)
             except ValueError as exc:
                 raise InputError(
-                    f"revocation list line {number}: not a public key ({exc})",
+                    f"invalid revocation list line: not a public key ({exc})",
                     file=source_name, line=number, rule=REVOCATION_RULE,
                     fix="List one public key per line (`keytype base64 [comment]`), or give "
                         "a binary KRL made by `ssh-keygen -k`.") from exc

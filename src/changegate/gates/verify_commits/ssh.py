@@ -57,6 +57,7 @@ from changegate.gates.verify_commits.allowed_signers import (
     match_pattern,
     match_pattern_list,
     parse_key_blob,
+    split_principal_list,
     ssh_string,
 )
 from changegate.gates.verify_commits.verdict import (
@@ -336,8 +337,7 @@ def _found_principals(line: AllowedSigner, key: AnyKey,
             return (), problem
         matched = [p for entry in entries for p in key.principals if match_pattern(p, entry)]
         # ssh-keygen joins these with "," and prints them back split at ",".
-        entries = AllowedSigner(line.source, line.line, ",".join(matched), line.options,
-                                line.key).principal_entries()
+        entries = split_principal_list(",".join(matched))
         if not entries:
             return (), _untrusted(Reason.UNKNOWN_KEY, f"certificate principals "
                                   f"{', '.join(key.principals)} match none of "
@@ -448,7 +448,7 @@ def _read_signing_key(blob: bytes) -> AnyKey:
     except UnsupportedKeyType as exc:
         raise _Refusal(CommitStatus.INVALID, Reason.UNSUPPORTED_ALGORITHM,
                        f"unsupported signing key: {exc}") from exc
-    except WireError as exc:
+    except ValueError as exc:  # WireError, or cryptography refusing the key material
         raise _Refusal(CommitStatus.INVALID, Reason.MALFORMED,
                        f"unreadable signing key in the signature: {exc}") from exc
     except BadSignature as exc:
@@ -469,7 +469,7 @@ def _check_signature(key: AnyKey, envelope: SshSignature, payload: bytes) -> SkA
     except UnsupportedKeyType as exc:
         raise _Refusal(CommitStatus.INVALID, Reason.UNSUPPORTED_ALGORITHM, str(exc),
                        key.fingerprint) from exc
-    except WireError as exc:
+    except ValueError as exc:  # WireError, or cryptography refusing the signature encoding
         raise _Refusal(CommitStatus.INVALID, Reason.MALFORMED,
                        f"unreadable signature by {_describe(key)}: {exc}",
                        key.fingerprint) from exc
@@ -484,14 +484,17 @@ def _unknown_key_text(key: AnyKey, source: str) -> str:
 
 def _find_first(lines: tuple[AllowedSigner, ...], key: AnyKey,
                 when: int) -> tuple[tuple[str, ...], list[_Problem]]:
-    """`find-principals`: the principals of the first line usable at `when`."""
+    """`find-principals`: the principals of the first line usable at `when`.
+
+    Like ssh-keygen, the first usable line ends the search even when it prints no principal
+    (`,alice` prints nothing), and git then tries no other line.
+    """
     problems: list[_Problem] = []
     for line in lines:
         principals, problem = _found_principals(line, key, when)
-        if principals:
+        if problem is None:
             return principals, problems
-        if problem is not None:
-            problems.append(problem)
+        problems.append(problem)
     return (), problems
 
 

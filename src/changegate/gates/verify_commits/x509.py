@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+import warnings
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -86,7 +87,10 @@ def read_claims(signature: bytes) -> X509Claims | None:
     except (binascii.Error, ValueError) as exc:
         raise MalformedX509Signature(f"the armor is not base64 ({exc})") from exc
     try:
-        certs = pkcs7.load_der_pkcs7_certificates(der)
+        with warnings.catch_warnings():
+            # gpgsm writes BER (indefinite lengths); cryptography parses it with a warning
+            warnings.simplefilter("ignore", UserWarning)
+            certs = pkcs7.load_der_pkcs7_certificates(der)
     except ValueError as exc:
         if _NO_CERTIFICATES in str(exc):
             return None  # gpgsm's default leaves out a self-signed (root) signer certificate
