@@ -65,7 +65,8 @@ def main() -> int:
     same = git_verdicts == our_verdicts
     ratio = git_s / ours_s
     print(f"commits: {options.commits} SSH-signed (ed25519)")
-    print(f"git log --format=%G?      {git_s:8.2f} s  ({git_s / options.commits * 1000:.2f} ms/commit)")
+    per_commit = git_s / options.commits * 1000
+    print(f"git log --format=%G?      {git_s:8.2f} s  ({per_commit:.2f} ms/commit)")
     print(f"changegate verify-commits {ours_s:8.2f} s  (whole process, start-up included)")
     print(f"same verdicts: {same} ({sum(our_verdicts.values())} verified by both)")
     print(f"ratio: {ratio:.1f}x faster (target {TARGET_RATIO:.0f}x)")

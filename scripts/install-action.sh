@@ -76,7 +76,9 @@ case "$venv" in
   *) venv="$PWD/$venv" ;;
 esac
 
-hash_of() { sha256sum | cut -d' ' -f1; }
+hash_of() {
+  if command -v sha256sum >/dev/null 2>&1; then sha256sum; else shasum -a 256; fi | cut -d' ' -f1
+}
 key="$({
   printf 'python=%s %s\nsource=%s\n' "$py_path" "$py_version" "$source_dir"
   cat -- "$bootstrap" "$lock"

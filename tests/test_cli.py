@@ -116,7 +116,7 @@ def test_unmatched_environment_follows_policy(repo: Path,
 
 def test_unexpected_exception_is_inconclusive_not_a_traceback(
         repo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
-    import changegate.commands.check as check
+    from changegate.commands import check
 
     def boom(*_: object) -> None:
         raise RuntimeError("boom")

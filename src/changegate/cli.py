@@ -164,7 +164,7 @@ def execute_safely(name: str, module: Any, args: argparse.Namespace,
         return [GateResult.inconclusive(name, exc.rule, exc.message, exc.location, exc.fix)]
     except KeyboardInterrupt:
         raise
-    except Exception as exc:  # noqa: BLE001 - fail closed on anything unforeseen
+    except Exception as exc:  # fail closed on anything unforeseen
         if run.environ.get("CHANGEGATE_DEBUG"):
             raise
         return [GateResult.inconclusive(

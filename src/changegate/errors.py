@@ -32,7 +32,7 @@ class ChangegateError(Exception):
 class InputError(ChangegateError):
     """Malformed input (policy, keys file, lock file, API reply): named file, line and key."""
 
-    def __init__(self, message: str, file: str | None = None, line: int | None = None,
+    def __init__(self, message: str, file: str | None = None, line: int | None = None, *,
                  rule: str = "BAD_INPUT", fix: str | None = None,
                  column: int | None = None) -> None:
         super().__init__(rule, message, Location(file=file, line=line, column=column), fix)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -23,7 +24,7 @@ from audit_support import (
 )
 
 from changegate.errors import ChangegateError, InputError
-from changegate.gates.audit import osv
+from changegate.gates.audit import documents, osv
 from changegate.gates.audit.database import (
     Database,
     DatabasePinMismatch,
@@ -31,6 +32,7 @@ from changegate.gates.audit.database import (
     Manifest,
     check_freshness,
     check_pin,
+    default_cache_dir,
     load_database,
 )
 from changegate.gates.audit.osv import RecordError
@@ -66,7 +68,7 @@ def test_snapshot_manifest(dir_db: Database) -> None:
     assert dir_db.manifest.newest_modified == datetime(2024, 10, 10, 17, 22, 0, 587279,
                                                        tzinfo=timezone.utc)
     assert dir_db.manifest.to_json() == {"sha256": SNAPSHOT_SHA256, "records": 2661,
-                                         "newest_modified": "2024-10-10T17:22:00Z"}
+                                         "newest_modified": "2024-10-10T17:22:00.587279Z"}
     assert dir_db.skipped == ()
 
 
@@ -258,8 +260,9 @@ def test_skipping_reports_records_that_cannot_be_evaluated() -> None:
 def test_plain_yaml_loader_matches_pyyaml(tmp_path: Path) -> None:
     text = "a: 1.10\nb: [yes, null, ~, 0x1]\nc: !!int '3'\nd: &x {k: v}\ne: *x\n"
     raw = text.encode()
-    assert osv.load_document(raw, "x.yaml") == yaml.load(raw, Loader=yaml.BaseLoader)  # noqa: S506
-    assert osv.load_document(raw, "x.yaml")["a"] == "1.10"  # not the float 1.1
+    expected = yaml.load(raw, Loader=yaml.BaseLoader)  # noqa: S506 - strings only
+    assert documents.load_document(raw, "x.yaml") == expected
+    assert documents.load_document(raw, "x.yaml")["a"] == "1.10"  # not the float 1.1
 
 
 @needs_snapshot
@@ -267,7 +270,7 @@ def test_plain_yaml_loader_matches_pyyaml_on_the_snapshot() -> None:
     for path in snapshot_files():
         raw = path.read_bytes()
         expected = yaml.load(raw, Loader=yaml.CBaseLoader)  # noqa: S506 - strings only
-        assert osv.load_document(raw, path.name) == expected, path
+        assert documents.load_document(raw, path.name) == expected, path
 
 
 def test_recursive_yaml_alias_is_bad_input(tmp_path: Path) -> None:
@@ -376,3 +379,28 @@ def test_every_snapshot_record_survives_the_index_form() -> None:
     for path in snapshot_files():
         record = osv.read_record(path.read_bytes(), path.name)
         assert osv.Record.from_json(record.to_json()) == record, path
+
+
+def test_cache_that_does_not_fit_is_rebuilt_or_inconclusive(tmp_path: Path) -> None:
+    root, cache = tmp_path / "db", tmp_path / "cache"
+    write(root, "TEST-1.yaml", GOOD)
+    load_database(root, cache_dir=cache)
+    (cache_file,) = cache.glob("osv-index-*.json")
+    index = json.loads(cache_file.read_text())
+    # claims another database: not used
+    cache_file.write_text(json.dumps({**index, "manifest": {**index["manifest"],
+                                                             "sha256": "0" * 64}}))
+    assert not load_database(root, cache_dir=cache).from_cache
+    # plausible but with an entry the model cannot read: never a pass, exit 2
+    index["records"][0]["modified"] = "garbage"
+    cache_file.write_text(json.dumps(index))
+    db = load_database(root, cache_dir=cache)
+    assert db.from_cache
+    with pytest.raises(ChangegateError) as caught:
+        audit(db, "demo", "0.5")
+    assert caught.value.rule == "DB_CACHE_CORRUPT"
+
+
+def test_default_cache_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert default_cache_dir() == tmp_path / "changegate" / "osv"

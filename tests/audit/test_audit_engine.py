@@ -205,3 +205,12 @@ def test_invalid_cvss_vector_is_located_and_strict(tmp_path: Path) -> None:
     assert match.severity.source == "database_specific"
     assert match.severity.level is SeverityLevel.LOW
     assert audit(db, "demo-unrelated", "1") == []
+
+
+def test_a_decided_entry_is_enough(tmp_path: Path) -> None:
+    db = make_db(tmp_path, record("TWO-1",
+                                  pkg(ranges=[eco(("introduced", "0"), ("fixed", "junk!"))]),
+                                  pkg(ranges=[eco(("introduced", "1.0"), ("fixed", "2.0"))])))
+    assert primary_ids(audit(db, "demo", "1.5")) == {"TWO-1"}  # the second entry decides
+    with pytest.raises(RecordError, match="junk!"):
+        audit(db, "demo", "2.5")  # only the unreadable entry could say

@@ -47,8 +47,9 @@ def require_tool(path: Path | str, how: str) -> str:
     pytest.skip(message)
 
 
-def run(args: Sequence[str | Path], *, cwd: Path | None = None, env: Mapping[str, str] | None = None,
-        check: bool = True, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+def run(args: Sequence[str | Path], *, cwd: Path | None = None,
+        env: Mapping[str, str] | None = None, check: bool = True,
+        timeout: float = 300) -> subprocess.CompletedProcess[str]:
     proc = subprocess.run([str(a) for a in args], cwd=cwd, env=dict(env) if env else None,
                           capture_output=True, text=True, check=False, timeout=timeout)
     if check and proc.returncode != 0:
@@ -90,7 +91,7 @@ class SigningKey:
     @classmethod
     def create(cls, directory: Path, email: str) -> SigningKey:
         directory.mkdir(parents=True, exist_ok=True)
-        path = directory / email.split("@")[0]
+        path = directory / email.split("@", 1)[0]
         run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", email, "-f", path])
         return cls(path, email)
 

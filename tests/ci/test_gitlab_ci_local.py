@@ -10,6 +10,7 @@ runs each job in its own copy of the project and exports its artifacts, as a run
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -103,12 +104,21 @@ def artifacts(repo: SampleRepo, job: str) -> Path:
     return repo.path / ".gitlab-ci-local" / "artifacts" / job
 
 
-def job_result(log: str, job: str) -> str:
-    """gitlab-ci-local's verdict line for a job: `<job> finished in ... PASS|FAIL n|WARN n`."""
+def job_exit(log: str, job: str) -> int:
+    """A job's exit code from gitlab-ci-local's `<job>  finished in 3 s  FAIL 1` line."""
+    pattern = re.compile(rf"^{re.escape(job)}\s+finished in .*?(?:(?:FAIL|WARN) (\d+))?\s*$")
     for line in log.splitlines():
-        if line.startswith(f"{job} finished in"):
-            return line
+        match = pattern.match(line)
+        if match:
+            return int(match.group(1) or 0)
     raise AssertionError(f"no result for {job} in the log:\n{log[-6000:]}")
+
+
+def job_verdict(log: str, job: str) -> str:
+    """PASS, FAIL or WARN (an allowed failure) from gitlab-ci-local's closing summary."""
+    match = re.search(rf"^\s*(PASS|FAIL|WARN)\s+{re.escape(job)}\s", log + "\n", re.MULTILINE)
+    assert match, f"no verdict for {job} in the log:\n{log[-6000:]}"
+    return match.group(1)
 
 
 def test_merge_request_with_an_unsigned_commit_fails_and_reports_code_quality(
@@ -124,11 +134,16 @@ def test_merge_request_with_an_unsigned_commit_fails_and_reports_code_quality(
         "CI_MERGE_REQUEST_TARGET_BRANCH_NAME": "main",
         "CI_MERGE_REQUEST_DIFF_BASE_SHA": repo.commits["policy"],
     })
-    assert rc != 0, log[-6000:]
-    assert "FAIL 1" in job_result(log, "changegate-verify-commits"), log[-6000:]
-    assert "FAIL 1" in job_result(log, "changegate-check"), log[-6000:]
+    # (gitlab-ci-local 4.70 exits 0 here although jobs failed: any `allow_failure: exit_codes`
+    # in the pipeline makes it do so. The jobs' own verdicts are what GitLab would act on.)
+    del rc
+    assert job_exit(log, "changegate-verify-commits") == 1, log[-6000:]
+    assert job_verdict(log, "changegate-verify-commits") == "FAIL"
+    assert job_exit(log, "changegate-check") == 1, log[-6000:]
+    assert job_verdict(log, "changegate-check") == "FAIL"
     # Inconclusive with fail-on-error false: exit 3, an allowed failure (a warning).
-    assert "WARN 3" in job_result(log, "lenient-verify-commits"), log[-6000:]
+    assert job_exit(log, "lenient-verify-commits") == 3, log[-6000:]
+    assert job_verdict(log, "lenient-verify-commits") == "WARN"
 
     job = artifacts(repo, "changegate-verify-commits")
     report = json.loads((job / "gl-code-quality-report.json").read_text(encoding="utf-8"))
@@ -142,7 +157,8 @@ def test_merge_request_with_an_unsigned_commit_fails_and_reports_code_quality(
     assert (job / "changegate-junit.xml").read_text(encoding="utf-8").lstrip().startswith("<")
     dotenv = (job / ".gitlab-ci-reports" / "dotenv" / "changegate.env").read_text(
         encoding="utf-8")
-    assert "fail" in dotenv, dotenv
+    assert "CHANGEGATE_STATUS=fail" in dotenv.splitlines(), dotenv
+    assert "CHANGEGATE_EXIT_CODE=1" in dotenv.splitlines(), dotenv
 
     check = artifacts(repo, "changegate-check")
     assert json.loads((check / "changegate-check.json").read_text(encoding="utf-8"))[
@@ -161,10 +177,13 @@ def test_push_to_main_with_every_commit_signed_passes(
         "CI_DEFAULT_BRANCH": "main",
         "CI_COMMIT_BEFORE_SHA": repo.commits["policy"],
     })
-    assert "PASS" in job_result(log, "changegate-verify-commits"), log[-6000:]
-    assert "PASS" in job_result(log, "changegate-check"), log[-6000:]
+    assert job_exit(log, "changegate-verify-commits") == 0, log[-6000:]
+    assert job_verdict(log, "changegate-verify-commits") == "PASS"
+    assert job_exit(log, "changegate-check") == 0, log[-6000:]
+    assert job_verdict(log, "changegate-check") == "PASS"
     # The lenient job's trust file does not exist: inconclusive, tolerated.
-    assert "WARN 3" in job_result(log, "lenient-verify-commits"), log[-6000:]
+    assert job_exit(log, "lenient-verify-commits") == 3, log[-6000:]
+    assert job_verdict(log, "lenient-verify-commits") == "WARN"
     assert rc == 0, log[-6000:]
 
     job = artifacts(repo, "changegate-verify-commits")

@@ -30,6 +30,17 @@ def days_ago(days: float) -> datetime:
     return datetime.now(timezone.utc).replace(microsecond=0) - timedelta(days=days)
 
 
+_HOMES: list[Path] = []
+
+
+def stop_agents() -> None:
+    """Stop the gpg-agent each GnuPG home started, so test runs leave no daemons behind."""
+    while _HOMES:
+        home = _HOMES.pop()
+        subprocess.run(["gpgconf", "--homedir", str(home), "--kill", "all"],
+                       capture_output=True, check=False, timeout=30)
+
+
 @dataclass
 class GnuPG:
     """A private GnuPG home: generate, change and export keys, sign data."""
@@ -39,6 +50,7 @@ class GnuPG:
     def __post_init__(self) -> None:
         self.home.mkdir(parents=True, exist_ok=True)
         self.home.chmod(0o700)
+        _HOMES.append(self.home)
 
     @property
     def env(self) -> dict[str, str]:

@@ -7,6 +7,7 @@ status and reason; the parity test compares every verdict with git's own `%G?`.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -22,11 +23,17 @@ from gpg_fixtures import (
     Repo,
     days_ago,
     split_commit,
+    stop_agents,
 )
 from pysequoia.packet import PacketPile
 
 from changegate.errors import InputError
-from changegate.gates.verify_commits.openpgp import OpenPgpKeyring, OpenPgpVerifier
+from changegate.gates.verify_commits.openpgp import (
+    KeyValidity,
+    OpenPgpKeyring,
+    OpenPgpVerifier,
+    _digest_prefix_matches,
+)
 from changegate.gates.verify_commits.verdict import (
     CommitStatus,
     Reason,
@@ -42,6 +49,12 @@ T0 = days_ago(10)  # when the scenario keys were made
 LONG_AGO = T0 - timedelta(days=300)  # a committer date no signature here predates
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _stop_gpg_agents() -> Iterator[None]:
+    yield
+    stop_agents()
+
+
 @dataclass
 class World:
     """One GnuPG home holding every scenario's key, and the signatures made with them."""
@@ -55,8 +68,9 @@ class World:
         return OpenPgpKeyring.from_bytes(self.gpg.export(*(self.keys[n] for n in names)))
 
     def verify(self, sig: str, *names: str, payload: bytes = PAYLOAD,
-               signed_at: datetime = LONG_AGO) -> SignatureVerdict:
-        verifier = OpenPgpVerifier(self.keyring(*(names or (sig,))))
+               signed_at: datetime = LONG_AGO,
+               validity: KeyValidity = "now") -> SignatureVerdict:
+        verifier = OpenPgpVerifier(self.keyring(*(names or (sig,))), key_validity=validity)
         return verifier.verify(payload, self.sigs[sig], signed_at)
 
 
@@ -184,9 +198,11 @@ def test_key_expired_before_signing_is_expired(world: World) -> None:
     assert verdict.fingerprint == world.keys["expired"].upper()
 
 
-def test_key_expired_after_signing_still_verifies(world: World) -> None:
-    """Validity is judged at signing time: the verdict does not change as the key ages."""
-    _expect(world.verify("expired-later"), CommitStatus.VERIFIED, Reason.OK)
+def test_key_expired_after_signing_fails_by_default_like_git(world: World) -> None:
+    """By default the key must still be valid now, as git/gpg judge it."""
+    verdict = world.verify("expired-later")
+    _expect(verdict, CommitStatus.UNTRUSTED, Reason.KEY_EXPIRED)
+    assert "not valid now" in verdict.detail
 
 
 @pytest.mark.parametrize("name", ["compromised", "no-reason"])
@@ -197,7 +213,9 @@ def test_hard_revocation_invalidates_older_signatures(world: World, name: str) -
 
 
 def test_soft_revocation_keeps_older_signatures(world: World) -> None:
-    _expect(world.verify("superseded"), CommitStatus.VERIFIED, Reason.OK)
+    _expect(world.verify("superseded", validity="signing-time"), CommitStatus.VERIFIED,
+            Reason.OK)
+    _expect(world.verify("superseded"), CommitStatus.UNTRUSTED, Reason.KEY_REVOKED)
 
 
 def test_soft_revocation_refuses_later_signatures(world: World) -> None:
@@ -224,7 +242,9 @@ def test_compromised_subkey(world: World) -> None:
 
 
 def test_superseded_subkey_keeps_older_signatures(world: World) -> None:
-    _expect(world.verify("sub-superseded"), CommitStatus.VERIFIED, Reason.OK)
+    _expect(world.verify("sub-superseded", validity="signing-time"), CommitStatus.VERIFIED,
+            Reason.OK)
+    _expect(world.verify("sub-superseded"), CommitStatus.UNTRUSTED, Reason.KEY_REVOKED)
 
 
 def test_weak_algorithms_are_refused(world: World) -> None:
@@ -344,10 +364,21 @@ def test_non_canonical_mpi_is_normalized(world: World) -> None:
             Reason.BAD_SIGNATURE)
 
 
+@pytest.mark.parametrize("name", ["alice", "alice-text", "alice-sha1", "rsa", "sub"])
+def test_digest_prefix_tells_a_changed_payload(world: World, name: str) -> None:
+    """The diagnosis behind BAD_SIGNATURE: the 16-bit hash prefix every signature stores."""
+    body = next(iter(PacketPile.from_bytes(world.sigs[name]))).body
+    assert _digest_prefix_matches(body, PAYLOAD)
+    assert not _digest_prefix_matches(body, PAYLOAD.replace(b"change", b"chance"))
+
+
 def test_v6_signatures(world: World) -> None:
     """RFC 9580 keys and salted v6 signatures (made in-process: gpg 2.2 cannot)."""
     tsk = pysequoia.Tsk.generate("Vera Six <vera@example.com>", profile=pysequoia.Profile.RFC9580)
     signature = pysequoia.sign(tsk.signer(), PAYLOAD, mode=pysequoia.SignatureMode.DETACHED)
+    body = next(iter(PacketPile.from_bytes(signature))).body
+    assert body[0] == 6 and _digest_prefix_matches(body, PAYLOAD)
+    assert not _digest_prefix_matches(body, PAYLOAD + b"x")
     verifier = OpenPgpVerifier(OpenPgpKeyring.from_bytes(bytes(tsk.extract_certificate())))
     _expect(verifier.verify(PAYLOAD, signature, LONG_AGO), CommitStatus.VERIFIED, Reason.OK)
     _expect(verifier.verify(PAYLOAD + b"x", signature, LONG_AGO), CommitStatus.INVALID,
@@ -427,6 +458,15 @@ def test_empty_directory_and_missing_path(tmp_path: Path) -> None:
         OpenPgpKeyring.from_path(tmp_path / "nope")
 
 
+def test_identities_from_unusual_user_ids() -> None:
+    tsk = pysequoia.Tsk.generate(user_ids=["Bare@Example.com", "Name Only",
+                                           "Spacey <spacey@example.com> "])
+    keyring = OpenPgpKeyring.from_bytes(bytes(tsk.extract_certificate()))
+    cert = keyring.get(keyring.fingerprints[0])
+    assert cert is not None
+    assert set(cert.identities) == {"bare@example.com", "spacey@example.com"}
+
+
 def test_weak_key_loads_but_vouches_for_nobody(world: World) -> None:
     keyring = world.keyring("weak")
     cert = keyring.get(world.keys["weak"])
@@ -484,8 +524,8 @@ def test_commit_parity_with_git(tmp_path: Path) -> None:
     assert (letters[made["tampered"]], letters[made["stranger"]]) == ("B", "E")
 
 
-def test_documented_divergences_from_gpg(tmp_path: Path) -> None:
-    """Where gpg judges by today and we by signing time, on purpose (see openpgp.py)."""
+def test_key_validity_now_agrees_with_gpg_and_signing_time_is_opt_in(tmp_path: Path) -> None:
+    """gpg judges by today (Y, R); so do we by default; `signing-time` judges at signing."""
     gpg = GnuPG(tmp_path / "signer")
     repo = Repo(tmp_path / "repo", gpg)
     expiring = gpg.gen_key("Exp <exp@example.com>", expire="1d", at=T0)
@@ -497,11 +537,16 @@ def test_documented_divergences_from_gpg(tmp_path: Path) -> None:
     home = _verify_home(tmp_path / "verify-home", gpg, [expiring, superseded])
     letters = repo.status_letters(home.home)
     assert [letters[sha] for sha in made] == ["Y", "R"]
-    verifier = OpenPgpVerifier(OpenPgpKeyring.from_bytes(home.export()))
-    for sha in made:
+    keyring = OpenPgpKeyring.from_bytes(home.export())
+    strict = OpenPgpVerifier(keyring)
+    at_signing = OpenPgpVerifier(keyring, key_validity="signing-time")
+    expected = [Reason.KEY_EXPIRED, Reason.KEY_REVOKED]
+    for sha, reason in zip(made, expected, strict=True):
         payload, signature, committed = split_commit(repo.raw_commit(sha))
         assert signature is not None
-        _expect(verifier.verify(payload, signature, committed), CommitStatus.VERIFIED, Reason.OK)
+        _expect(strict.verify(payload, signature, committed), CommitStatus.UNTRUSTED, reason)
+        _expect(at_signing.verify(payload, signature, committed), CommitStatus.VERIFIED,
+                Reason.OK)
 
 
 def test_split_commit_reassembles_what_git_signed(world: World, tmp_path: Path) -> None:

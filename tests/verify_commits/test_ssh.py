@@ -597,6 +597,15 @@ def test_security_key_without_touch_is_refused(tmp_path: Path,
     assert outcome(relaxed.verify(PAYLOAD, signature, NOW)) == VERIFIED
 
 
+def test_security_key_refusal_names_the_real_reason() -> None:
+    key = SkEd25519Key()
+    text = (f'alice@old.example valid-before="20200101Z" {key.public}\n'
+            f"alice@example.com {key.public}\n")
+    verdict = make_verifier(text).verify(PAYLOAD, key.sign(PAYLOAD, flags=0), NOW)
+    assert outcome(verdict) == (CommitStatus.INVALID, Reason.BAD_SIGNATURE)
+    assert "allowed_signers:2" in verdict.detail
+
+
 @pytest.mark.parametrize(("flags", "verified"), [(0x01, False), (0x05, True), (0x04, False)])
 def test_security_key_verify_required(flags: int, verified: bool) -> None:
     key = SkEd25519Key()

@@ -9,11 +9,12 @@ what is verified is byte for byte GitHub's.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from gpg_fixtures import GnuPG, split_commit
+from gpg_fixtures import GnuPG, split_commit, stop_agents
 
 from changegate.errors import ChangegateError
 from changegate.gates.verify_commits.openpgp import OpenPgpKeyring, OpenPgpVerifier
@@ -27,6 +28,12 @@ from changegate.gates.verify_commits.webflow import (
 
 CURRENT = "968479A1AFF927E37D1A566BB5690EEEBB952194"  # B5690EEEBB952194, since 2024-01-16
 PREVIOUS = "5DE3E0509C47EA3CF04A42D34AEE18F83AFDEB23"  # 4AEE18F83AFDEB23, expired 2024-01-16
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _stop_gpg_agents() -> Iterator[None]:
+    yield
+    stop_agents()
 
 
 @dataclass(frozen=True)
@@ -141,7 +148,8 @@ def test_real_web_flow_commits_verify(commit: GitHubCommit) -> None:
     assert hashlib.sha1(b"commit %d\0" % len(raw) + raw).hexdigest() == commit.sha  # noqa: S324
     payload, signature, committed = split_commit(raw)
     assert signature is not None and payload == commit.payload.encode()
-    verdict = OpenPgpVerifier(web_flow_keyring()).verify(payload, signature, committed)
+    verdict = OpenPgpVerifier(
+            web_flow_keyring(), key_validity="signing-time").verify(payload, signature, committed)
     assert (verdict.status, verdict.reason) == (CommitStatus.VERIFIED, Reason.OK), verdict.detail
     assert verdict.fingerprint == commit.key
     assert verdict.signer == "noreply@github.com"
@@ -156,7 +164,8 @@ def test_old_key_signatures_from_before_its_expiry_stay_valid() -> None:
     assert cert.cert.expiration.year == 2024
     payload, signature, committed = split_commit(BEFORE_EXPIRY.raw())
     assert signature is not None
-    verdict = OpenPgpVerifier(web_flow_keyring()).verify(payload, signature, committed)
+    verdict = OpenPgpVerifier(
+            web_flow_keyring(), key_validity="signing-time").verify(payload, signature, committed)
     assert verdict.status is CommitStatus.VERIFIED
 
 
@@ -165,7 +174,8 @@ def test_tampered_web_flow_commit_fails(commit: GitHubCommit) -> None:
     payload, signature, committed = split_commit(commit.raw())
     assert signature is not None
     tampered = payload.replace(b"committer GitHub", b"committer GitHuB")
-    verdict = OpenPgpVerifier(web_flow_keyring()).verify(tampered, signature, committed)
+    verdict = OpenPgpVerifier(
+            web_flow_keyring(), key_validity="signing-time").verify(tampered, signature, committed)
     assert (verdict.status, verdict.reason) == (CommitStatus.INVALID, Reason.BAD_SIGNATURE)
 
 
@@ -184,8 +194,9 @@ def test_impostor_with_githubs_user_id_is_unknown(tmp_path: Path) -> None:
     gpg = GnuPG(tmp_path / "home")
     impostor = gpg.gen_key("GitHub <noreply@github.com>")
     payload = CURRENT_KEY.payload.encode()
-    verdict = OpenPgpVerifier(web_flow_keyring()).verify(payload, gpg.sign(payload, impostor),
-                                                          split_commit(CURRENT_KEY.raw())[2])
+    verifier = OpenPgpVerifier(web_flow_keyring(), key_validity="signing-time")
+    verdict = verifier.verify(payload, gpg.sign(payload, impostor),
+                              split_commit(CURRENT_KEY.raw())[2])
     assert (verdict.status, verdict.reason) == (CommitStatus.UNTRUSTED, Reason.UNKNOWN_KEY)
 
 

@@ -8,6 +8,8 @@ as gitsign armors it.
 from __future__ import annotations
 
 import base64
+import shutil
+from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -17,7 +19,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import pkcs7
 from cryptography.x509.oid import NameOID
-from gpg_fixtures import GnuPG, GpgSm, Repo, split_commit
+from gpg_fixtures import GnuPG, GpgSm, Repo, split_commit, stop_agents
 
 from changegate.gates.verify_commits.formats import detect_format
 from changegate.gates.verify_commits.verdict import (
@@ -26,9 +28,16 @@ from changegate.gates.verify_commits.verdict import (
     SignatureFormat,
     SignatureVerifier,
 )
-from changegate.gates.verify_commits.x509 import X509Verifier, read_claims
+from changegate.gates.verify_commits.x509 import X509Recognizer, X509Verifier, read_claims
 
 NOW = datetime.now(timezone.utc)
+needs_gpgsm = pytest.mark.skipif(shutil.which("gpgsm") is None, reason="gpgsm not installed")
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _stop_gpg_agents() -> Iterator[None]:
+    yield
+    stop_agents()
 
 
 def _armor(der: bytes) -> bytes:
@@ -79,11 +88,13 @@ def gpgsm_commit(tmp_path_factory: pytest.TempPathFactory) -> tuple[bytes, bytes
     return payload, signature, committed
 
 
+@needs_gpgsm
 def test_gpgsm_commit_fails_closed_with_the_claims(
         gpgsm_commit: tuple[bytes, bytes, datetime]) -> None:
     payload, signature, committed = gpgsm_commit
     assert detect_format(signature) is SignatureFormat.X509
-    verifier: SignatureVerifier = X509Verifier()
+    verifier: SignatureVerifier = X509Recognizer()
+    assert X509Verifier is X509Recognizer
     verdict = verifier.verify(payload, signature, committed)
     assert (verdict.status, verdict.reason, verdict.format) == (
         CommitStatus.UNTRUSTED, Reason.UNSUPPORTED_FORMAT, SignatureFormat.X509)
@@ -95,6 +106,7 @@ def test_gpgsm_commit_fails_closed_with_the_claims(
     assert verdict.fingerprint is None and verdict.identities == ()
 
 
+@needs_gpgsm
 def test_gpgsm_default_embeds_no_certificate(tmp_path: Path) -> None:
     gpg = GnuPG(tmp_path / "home")
     sm = GpgSm(gpg, include_certs=-2)  # gpgsm's default: the self-signed root is left out

@@ -30,7 +30,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def execute(args: argparse.Namespace, run: RunContext) -> list[GateResult]:
     from changegate.cli import execute_safely
-    from changegate.result import Finding, GateResult, Location, Severity, Status
+    from changegate.result import Finding, GateResult, Severity, Status
 
     policy = run.policy()
     if policy is None:
@@ -47,7 +47,8 @@ def execute(args: argparse.Namespace, run: RunContext) -> list[GateResult]:
                    f"{change.ref or '(unknown)'}; no gates were run (unmatched: "
                    f"{policy.unmatched})")
         return [GateResult(gate="check", status=status, summary=message, findings=[
-            Finding(rule="NO_ENVIRONMENT", message=message, location=policy.location("environments"),
+            Finding(rule="NO_ENVIRONMENT", message=message,
+                    location=policy.location("environments"),
                     severity=Severity.NOTE if status is Status.PASS else Severity.ERROR)])]
     if environment not in policy.environments():
         raise ChangegateError("UNKNOWN_ENVIRONMENT",

@@ -6,7 +6,7 @@ import argparse
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from changegate.errors import InputError
+from changegate.errors import ChangegateError, InputError
 
 if TYPE_CHECKING:
     from changegate.commands import RunContext
@@ -48,9 +48,11 @@ def execute(args: argparse.Namespace, run: RunContext) -> GateResult:
     shas = resolve_range(change, Git(change.workdir))
     commits = read_commits(change.workdir, shas)
     if commits and not any((verifiers.ssh, verifiers.openpgp, config.allow_github_web_flow)):
-        raise InputError(
-            "no trusted keys are configured, so no commit signature can be verified",
-            file=".changegate.yml", rule="NO_TRUSTED_KEYS",
+        policy = run.policy()
+        where = policy.location("gates", "verify-commits") if policy else None
+        raise ChangegateError(
+            "NO_TRUSTED_KEYS",
+            "no trusted keys are configured, so no commit signature can be verified", where,
             fix="set gates.verify-commits.allowed_signers and/or openpgp_keys in the policy, or "
                 "pass --allowed-signers / --openpgp-keys")
     result = gate.run(commits, config, verifiers)
@@ -76,9 +78,11 @@ def build_verifiers(args: argparse.Namespace, settings: dict[str, Any],
     trusted = run.trusted()
     trust: dict[str, str] = {}
 
+    names: dict[str, str] = {}
+
     def locate(cli_value: str | None, key: str) -> Path | None:
         if cli_value:
-            trust[key] = cli_value
+            trust[key] = names[key] = cli_value
             path = Path(cli_value)
             if not path.exists():
                 raise InputError(f"{cli_value} does not exist", file=cli_value,
@@ -88,17 +92,26 @@ def build_verifiers(args: argparse.Namespace, settings: dict[str, Any],
         if not policy_value:
             return None
         trust[key] = trusted.label(policy_value)
+        names[key] = policy_value
         return trusted.local_path(policy_value)
 
-    verifiers = Verifiers(web_flow=OpenPgpVerifier(web_flow_keyring()), x509=X509Recognizer())
+    # GitHub's pinned web-flow keys are judged at signing time: GitHub rotated its key in
+    # January 2024 and the commits it signed before that remain GitHub's.
+    verifiers = Verifiers(web_flow=OpenPgpVerifier(web_flow_keyring(),
+                                                   key_validity="signing-time"),
+                          x509=X509Recognizer())
     signers = locate(args.allowed_signers, "allowed_signers")
     if signers is not None:
         revoked_path = locate(args.revoked_keys, "revoked_keys")
-        revoked = RevokedKeys.from_file(revoked_path) if revoked_path else None
-        verifiers.ssh = SshVerifier(AllowedSigners.from_file(signers), revoked)
+        revoked = (RevokedKeys.from_file(revoked_path, names["revoked_keys"])
+                   if revoked_path else None)
+        verifiers.ssh = SshVerifier(
+            AllowedSigners.from_file(signers, names["allowed_signers"]), revoked)
     keys = locate(args.openpgp_keys, "openpgp_keys")
     if keys is not None:
-        verifiers.openpgp = OpenPgpVerifier(OpenPgpKeyring.from_path(keys))
+        validity = settings.get("openpgp_key_validity", "now")
+        verifiers.openpgp = OpenPgpVerifier(OpenPgpKeyring.from_path(keys),
+                                            key_validity=validity)
     return verifiers, trust
 
 

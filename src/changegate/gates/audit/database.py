@@ -22,52 +22,46 @@ as OSV's own exports are) holds different bytes, so it has a different digest: i
 different artefact. `records` is the number of record files; `newest_modified` is the newest
 `modified` among the records that could be read (None when none could).
 
-The index cache
----------------
-Parsing every record (~0.9 s for the 2,661 YAML files of the PyPA snapshot) is the slow part;
-hashing every file's bytes is cheap (well under 0.1 s for 5 MB). So every load reads and hashes
-every file, and the parsed index is cached as JSON under `cache_dir`, named by the content
-digest (plus the index format and the versions of the libraries that shape it). A cache hit is
-therefore only ever used for exactly the bytes that were just hashed; `--db-sha256` is checked
-against the digest of what is actually on disk, never against anything cached. What the cache
-cannot defend against is someone who can write to the cache directory: treat it like the
-database itself (or pass `cache_dir=None` for a fully re-derived run). JSON, not pickle, so a
-tampered cache can at worst lie, not execute code; an unreadable one is rebuilt.
+The index cache is described in `index.py`.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import stat
-import tempfile
 import zipfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from packaging.utils import canonicalize_name
-
 from changegate.errors import ChangegateError, InputError
-from changegate.gates.audit import evaluate, severity
+from changegate.gates.audit.documents import RECORD_SUFFIXES
+from changegate.gates.audit.index import (
+    PYPI,
+    build_index,
+    default_cache_dir,
+    gc_paused,
+    index_key,
+    read_cache,
+    write_cache,
+)
 from changegate.gates.audit.osv import (
-    RECORD_SUFFIXES,
-    KeyPath,
     Record,
     RecordError,
     format_timestamp,
     parse_timestamp,
-    read_record,
-    with_problems,
 )
 from changegate.result import Location
 
-INDEX_FORMAT = 1
-PYPI = "PyPI"
+__all__ = [
+    "Database", "DatabasePinMismatch", "DatabaseStale", "Freshness", "Manifest",
+    "SkippedRecord", "check_freshness", "check_pin", "content_digest", "default_cache_dir",
+    "load_database", "normalize_sha256",
+]
 
 
 # -- manifest, pin, freshness --------------------------------------------------------------
@@ -83,9 +77,16 @@ class Manifest:
         return {
             "sha256": self.sha256,
             "records": self.records,
-            "newest_modified": (format_timestamp(self.newest_modified).split(".")[0] + "Z"
-                                if self.newest_modified else None),
+            "newest_modified": _rfc3339(self.newest_modified),
         }
+
+
+def _rfc3339(value: datetime | None) -> str | None:
+    """Full precision, as in the record, without a `.000000` tail for whole seconds."""
+    if value is None:
+        return None
+    text = format_timestamp(value)
+    return text.replace(".000000Z", "Z")
 
 
 class DatabasePinMismatch(ChangegateError):
@@ -253,101 +254,6 @@ def content_digest(files: list[tuple[str, bytes]]) -> str:
     return outer.hexdigest()
 
 
-# -- parsing and the index -----------------------------------------------------------------
-def _problems_of(record: Record) -> list[tuple[int | None, KeyPath, str]]:
-    found: list[tuple[int | None, KeyPath, str]] = []
-    for s_index, entry in enumerate(record.severity):
-        found.extend((None, ("severity", s_index, "score"), m)
-                     for m in severity.vector_problems(entry))
-    for affected in record.affected:
-        base: KeyPath = ("affected", affected.index)
-        if affected.ecosystem != PYPI:
-            continue  # not evaluated by this audit, so not a problem for it
-        for s_index, entry in enumerate(affected.severity):
-            found.extend((affected.index, (*base, "severity", s_index, "score"), m)
-                         for m in severity.vector_problems(entry))
-        for r_index, rng in enumerate(affected.ranges):
-            found.extend((affected.index, (*base, "ranges", r_index, *sub), m)
-                         for sub, m in evaluate.range_problems(rng))
-    return found
-
-
-def _index_key(digest: str) -> str:
-    import cvss  # type: ignore[import-untyped]  # noqa: PLC0415
-    import packaging  # noqa: PLC0415
-
-    shape = f"{digest}|{INDEX_FORMAT}|{packaging.__version__}|{cvss.__version__}"
-    return hashlib.sha256(shape.encode()).hexdigest()
-
-
-def build_index(files: list[tuple[str, bytes]], digest: str) -> dict[str, Any]:
-    """Parse every record once into the JSON-able index the cache stores."""
-    records: list[dict[str, Any]] = []
-    bad: list[dict[str, Any]] = []
-    seen: dict[str, str] = {}
-    newest: datetime | None = None
-    for relative, data in files:
-        try:
-            record = read_record(data, relative)
-        except RecordError as exc:
-            bad.append({"file": relative, "line": exc.location.line, "id": exc.record_id,
-                        "reason": exc.message, "packages": []})
-            continue
-        newest = record.modified if newest is None else max(newest, record.modified)
-        if record.id in seen:
-            bad.append({"file": relative, "line": 1, "id": record.id, "packages": [],
-                        "reason": f"{record.id}: duplicate id, also in {seen[record.id]}"})
-            continue
-        seen[record.id] = relative
-        record = with_problems(record, data, _problems_of(record))
-        records.append(record.to_json())
-    by_name: dict[str, list[int]] = {}
-    for position, raw in enumerate(records):
-        names = {canonicalize_name(a["name"]) for a in raw["affected"]
-                 if a["ecosystem"] == PYPI and a["name"]}
-        for name in sorted(names):
-            by_name.setdefault(name, []).append(position)
-    return {
-        "format": INDEX_FORMAT, "key": _index_key(digest),
-        "manifest": {"sha256": digest, "records": len(files),
-                     "newest_modified": format_timestamp(newest) if newest else None},
-        "records": records, "bad": bad, "by_name": by_name,
-    }
-
-
-def _read_cache(cache_file: Path, key: str) -> dict[str, Any] | None:
-    try:
-        with cache_file.open("rb") as fh:
-            index = json.load(fh)
-    except (OSError, ValueError):
-        return None
-    if not isinstance(index, dict) or index.get("key") != key:
-        return None
-    return index
-
-
-def _write_cache(cache_dir: Path, cache_file: Path, index: dict[str, Any]) -> None:
-    """Best effort: a cache that cannot be written only costs time, never the result."""
-    try:
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".osv-index-", dir=cache_dir)
-        try:
-            with os.fdopen(fd, "wb") as fh:  # dumps: the one-shot C encoder, dump is Python
-                fh.write(json.dumps(index, separators=(",", ":")).encode())
-            os.replace(tmp, cache_file)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-    except OSError:
-        pass
-
-
-def default_cache_dir() -> Path:
-    """`$XDG_CACHE_HOME/changegate/osv` (or `~/.cache/...`): for the CLI to pass, if it wants."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "changegate" / "osv"
-
-
 # -- the database --------------------------------------------------------------------------
 @dataclass
 class Database:
@@ -376,7 +282,14 @@ class Database:
         for position in self._by_name.get(normalized_name, ()):
             record = self._cache.get(position)
             if record is None:
-                record = self._cache[position] = Record.from_json(self._records[position])
+                try:
+                    record = Record.from_json(self._records[position])
+                except (KeyError, TypeError, ValueError) as exc:
+                    raise ChangegateError(
+                        "DB_CACHE_CORRUPT", f"the database index cache is unreadable: {exc!r}",
+                        fix="delete the changegate OSV cache directory and run again",
+                    ) from exc
+                self._cache[position] = record
             out.append(record)
         return out
 
@@ -411,16 +324,20 @@ def load_database(path: str | os.PathLike[str], *, skip_bad_records: bool = Fals
         if expected != digest:
             raise DatabasePinMismatch(expected, digest, str(root))
 
-    key = _index_key(digest)
+    key = index_key(digest)
     cache_file = cache_dir / f"osv-index-{key}.json" if cache_dir is not None else None
-    index = _read_cache(cache_file, key) if cache_file is not None else None
+    with gc_paused():  # json.load of the cached index is bulk, acyclic allocation too
+        index = read_cache(cache_file, key, digest, len(files)) if cache_file else None
     from_cache = index is not None
+    parsed: list[Record] = []
     if index is None:
-        index = build_index(files, digest)
+        index, parsed = build_index(files, digest)
         if cache_dir is not None and cache_file is not None:
-            _write_cache(cache_dir, cache_file, index)
+            write_cache(cache_dir, cache_file, index)
     del files
-    return _database_from_index(root, is_zip, index, skip_bad_records, from_cache)
+    db = _database_from_index(root, is_zip, index, skip_bad_records, from_cache)
+    db._cache.update(enumerate(parsed))
+    return db
 
 
 def _database_from_index(root: Path, is_zip: bool, index: dict[str, Any],
@@ -446,7 +363,8 @@ def _database_from_index(root: Path, is_zip: bool, index: dict[str, Any],
                     index["records"], index["by_name"], from_cache=from_cache)
 
 
-def _value_problems(records: list[dict[str, Any]], where: Any) -> Iterator[SkippedRecord]:
+def _value_problems(records: list[dict[str, Any]],
+                    where: Callable[[str], str]) -> Iterator[SkippedRecord]:
     for raw in records:
         if not raw["problems"] and not any(a["problems"] for a in raw["affected"]):
             continue

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 from packaging.utils import canonicalize_name
 from packaging.version import Version
@@ -23,6 +23,7 @@ from packaging.version import Version
 from changegate.errors import InputError
 from changegate.gates.audit import evaluate
 from changegate.gates.audit.database import Database
+from changegate.gates.audit.index import gc_paused
 from changegate.gates.audit.osv import Affected, Problem, Record, RecordError
 from changegate.gates.audit.severity import UNKNOWN, RatedSeverity, severity_of
 
@@ -108,7 +109,7 @@ class _Query:
     version: Version
 
 
-def _raise_problem(db: Database, record: Record, problem: Problem, query: _Query) -> None:
+def _raise_problem(db: Database, record: Record, problem: Problem, query: _Query) -> NoReturn:
     raise RecordError(f"{problem.message}; cannot decide whether {query.raw_name} "
                       f"{query.raw_version} is affected",
                       db.display_path(record.file), problem.line, record.id, problem.where)
@@ -116,16 +117,19 @@ def _raise_problem(db: Database, record: Record, problem: Problem, query: _Query
 
 def _affecting(db: Database, record: Record, query: _Query) -> list[Affected]:
     """The record's entries for the package that affect its version; raises if undecidable."""
-    hits = []
+    hits, undecided = [], []
     for affected in record.affected_for(query.name):
         verdict = evaluate.check(affected, query.version)
         if verdict is evaluate.Verdict.AFFECTED:
             hits.append(affected)
-        elif verdict is evaluate.Verdict.UNDETERMINED and not db.skip_bad_records:
-            problem = next((p for p in affected.problems if ".ranges[" in p.where),
-                           Problem(f"affected[{affected.index}]",
-                                   f"{record.id}: a range cannot be evaluated"))
-            _raise_problem(db, record, problem, query)
+        elif verdict is evaluate.Verdict.UNDETERMINED:
+            undecided.append(affected)
+    if not hits and undecided and not db.skip_bad_records:
+        affected = undecided[0]
+        problem = next((p for p in affected.problems if ".ranges[" in p.where),
+                       Problem(f"affected[{affected.index}]",
+                               f"{record.id}: a range cannot be evaluated"))
+        _raise_problem(db, record, problem, query)
     if hits and not db.skip_bad_records:
         vector_problems = [*record.problems, *(p for a in hits for p in a.problems
                                                if ".severity[" in p.where)]
@@ -159,6 +163,13 @@ def audit_packages(db: Database, packages: Iterable[tuple[str, str]]) -> list[Ma
     PEP 440, and `RecordError` (located) when a record concerning an audited package cannot be
     evaluated and the database was not loaded with `skip_bad_records`.
     """
+    with gc_paused():
+        matches = _audit(db, packages)
+    matches.sort(key=lambda item: (item[0], item[1], item[2].id))
+    return [match for _, _, match in matches]
+
+
+def _audit(db: Database, packages: Iterable[tuple[str, str]]) -> list[tuple[str, Version, Match]]:
     seen: set[tuple[str, Version]] = set()
     matches: list[tuple[str, Version, Match]] = []
     for raw_name, raw_version in packages:
@@ -181,5 +192,4 @@ def audit_packages(db: Database, packages: Iterable[tuple[str, str]]) -> list[Ma
         for group in _groups([record for record, _ in hits]):
             match = _merge(db, [by_record[id(r)] for r in group], query)
             matches.append((name, version, match))
-    matches.sort(key=lambda item: (item[0], item[1], item[2].id))
-    return [match for _, _, match in matches]
+    return matches

@@ -108,7 +108,7 @@ _PREFIXES = {"CVSS_V4": ("CVSS:4.0/",), "CVSS_V3": ("CVSS:3.0/", "CVSS:3.1/"), "
 @lru_cache(maxsize=1024)
 def cvss_base_score(cvss_type: str, vector: str) -> float:
     """The base score of a CVSS vector of the given OSV type. Raises ValueError if invalid."""
-    import cvss  # type: ignore[import-untyped]  # noqa: PLC0415 - only needed for rated records
+    import cvss  # type: ignore[import-untyped]
 
     if cvss_type not in _PREFIXES:
         raise ValueError(f"not a CVSS type: {cvss_type}")

@@ -146,8 +146,8 @@ class _Parser:
     def parse_with(self) -> Expression:
         if self.position >= len(self.tokens):
             raise ExpressionError(f"{self.text!r} ends where a license was expected")
-        token = self.tokens[self.position]
-        if token == "(":
+        part = self.tokens[self.position]
+        if part == "(":
             self.position += 1
             inner = self.parse_or()
             if self.position >= len(self.tokens) or self.tokens[self.position] != ")":
@@ -155,7 +155,7 @@ class _Parser:
             self.position += 1
             return inner
         self.position += 1
-        license_id = _license_id(token, self.text)
+        license_id = _license_id(part, self.text)
         if self._peek_operator("WITH"):
             self.position += 1
             if self.position >= len(self.tokens):
@@ -286,7 +286,8 @@ _ALIASES: dict[str, str] = {
     "mit": "MIT", "expat": "MIT", "isc": "ISC",
     "bsd 3 clause": "BSD-3-Clause", "3 clause bsd": "BSD-3-Clause", "bsd-3": "BSD-3-Clause",
     "new bsd": "BSD-3-Clause", "modified bsd": "BSD-3-Clause", "revised bsd": "BSD-3-Clause",
-    "bsd 2 clause": "BSD-2-Clause", "2 clause bsd": "BSD-2-Clause", "simplified bsd": "BSD-2-Clause",
+    "bsd 2 clause": "BSD-2-Clause", "2 clause bsd": "BSD-2-Clause",
+    "simplified bsd": "BSD-2-Clause",
     "mpl 2.0": "MPL-2.0", "mpl2": "MPL-2.0", "mozilla public 2.0": "MPL-2.0",
     "psf": "PSF-2.0", "python software foundation": "PSF-2.0",
     "gplv2": "GPL-2.0-only", "gplv2+": "GPL-2.0-or-later", "gplv3": "GPL-3.0-only",
@@ -359,8 +360,8 @@ def from_metadata(license_expression: str | None, license_field: str | None,
     used_field = bool(names)
     ids: list[str] = []
     from_classifiers = False
-    for classifier in classifiers:
-        classifier = classifier.strip()
+    for raw in classifiers:
+        classifier = raw.strip()
         if not classifier.startswith("License ::") or classifier in _QUALIFIER_CLASSIFIERS:
             continue
         from_classifiers = True

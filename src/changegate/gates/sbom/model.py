@@ -66,7 +66,11 @@ class Dependency:
 
 @dataclass(frozen=True)
 class RootDependency:
-    """What the project itself declares it needs (pyproject, a lock's root entry, `# via -r`)."""
+    """What the project itself declares it needs (pyproject, a lock's root entry, `# via -r`).
+
+    `kind_known` is False where the source says only *that* the root needs a package, not how
+    (a `# via` comment): the project's own declaration of the same name then decides its kind.
+    """
 
     name: str
     kind: DependencyKind = "required"
@@ -75,6 +79,7 @@ class RootDependency:
     marker: str | None = None
     source_file: str | None = None
     source_line: int | None = None
+    kind_known: bool = True
 
 
 @dataclass(frozen=True)
@@ -178,8 +183,9 @@ class DependencyGraph:
     `direct` is what the source itself says the root needs (uv's root entry, an installed
     project's Requires-Dist, `# via -r` annotations); the declared dependencies of `root` are
     added to it. `root_name`/`root_version` are the project as the source names it (uv's root
-    entry, the installed project), used when there is no pyproject.toml to describe it. `has_edges` is False for flat lists (plain requirements, Pipfile.lock), which
-    then hang directly under the root. `marker_environment` is set only for an environment, where
+    entry, the installed project), used when there is no pyproject.toml to describe it.
+    `has_edges` is False for flat lists (plain requirements, Pipfile.lock), which then hang
+    directly under the root. `marker_environment` is set only for an environment, where
     markers are evaluated for its interpreter; lock files are cross-platform and keep every edge.
     """
 

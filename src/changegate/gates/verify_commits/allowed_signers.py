@@ -708,9 +708,12 @@ class AllowedSigners:
         return cls(signers, source_name)
 
     @classmethod
-    def from_file(cls, path: str | os.PathLike[str]) -> AllowedSigners:
-        name = os.fspath(path)
-        data = _read_trust_file(name, ALLOWED_SIGNERS_RULE, "allowed signers")
+    def from_file(cls, path: str | os.PathLike[str],
+                  source_name: str | None = None) -> AllowedSigners:
+        """Load a file; `source_name` is how errors name it (the repository path, when the
+        file was exported from a trusted revision into a temporary directory)."""
+        name = source_name or os.fspath(path)
+        data = _read_trust_file(os.fspath(path), ALLOWED_SIGNERS_RULE, "allowed signers")
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError as exc:
@@ -800,9 +803,10 @@ class RevokedKeys:
         return None
 
     @classmethod
-    def from_file(cls, path: str | os.PathLike[str]) -> RevokedKeys:
-        name = os.fspath(path)
-        data = _read_trust_file(name, REVOCATION_RULE, "SSH revocation")
+    def from_file(cls, path: str | os.PathLike[str],
+                  source_name: str | None = None) -> RevokedKeys:
+        name = source_name or os.fspath(path)
+        data = _read_trust_file(os.fspath(path), REVOCATION_RULE, "SSH revocation")
         if data.startswith(KRL_MAGIC):
             return cls.parse_krl(data, name)
         try:

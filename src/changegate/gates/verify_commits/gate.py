@@ -22,6 +22,7 @@ from changegate.gates.verify_commits.verdict import (
     SignatureVerdict,
     SignatureVerifier,
 )
+from changegate.gates.verify_commits.webflow import is_github_committer
 from changegate.result import Finding, GateResult, Location, Severity, Status
 
 GATE = "verify-commits"
@@ -205,8 +206,7 @@ def _openpgp(commit: CommitObject, signature: bytes, config: VerifyCommitsConfig
 
 
 def _is_github(commit: CommitObject) -> bool:
-    return (commit.committer.name == "GitHub"
-            and commit.committer.email.lower() == "noreply@github.com")
+    return is_github_committer(commit.committer.name, commit.committer.email)
 
 
 def _bind(verdict: SignatureVerdict, commit: CommitObject, bind: Binding) -> SignatureVerdict:

@@ -328,7 +328,7 @@ def _certificate_problem(cert: SshCertificate, when: int, principal: str | None)
 
 def _found_principals(line: AllowedSigner, key: AnyKey,
                       when: int) -> tuple[tuple[str, ...], _Problem | None]:
-    """What `ssh-keygen -Y find-principals` prints for this line (empty: line not usable)."""
+    """What `ssh-keygen -Y find-principals` prints for this line, or why it skips the line."""
     entries = line.principal_entries()
     if line.options.cert_authority:
         if not isinstance(key, SshCertificate):  # lines_for() never pairs these; stay closed
@@ -411,15 +411,18 @@ class SshVerifier:
         if not lines:
             raise _Refusal(CommitStatus.UNTRUSTED, Reason.UNKNOWN_KEY, _unknown_key_text(
                 key, self.allowed_signers.source), key.fingerprint)
-        principals, problems = _find_first(lines, key, when)
+        principals, find_problems = _find_first(lines, key, when)
+        verify_problems: list[_Problem] = []
         for principal in principals:
             line, problem = _accepting_line(lines, key, principal, when, assertion)
             if line is not None:
                 identities = _identities(lines, key, when, assertion, principals)
                 return _verified(key, principal, line, identities)
             if problem is not None:
-                problems.append(problem)
-        first = problems[0] if problems else _untrusted(
+                verify_problems.append(problem)
+        # Report the furthest stage reached: a line that was found but then refused explains
+        # more than the lines skipped on the way to it.
+        first = next(iter(verify_problems or find_problems), None) or _untrusted(
             Reason.UNKNOWN_KEY, f"no principal listed for the key can verify ({lines[0].where})")
         raise _Refusal(first.status, first.reason,
                        f"{_describe(key)} is not accepted: {first.text}", key.fingerprint)

@@ -23,7 +23,7 @@ class CommitStatus(str, enum.Enum):
 
 
 class Reason(str, enum.Enum):
-    """Why a commit is not verified (or how it was accepted). Documented in docs/verify-commits.md."""
+    """Why a commit is not verified, or how it was accepted (docs/verify-commits.md)."""
 
     OK = "OK"
     UNSIGNED = "UNSIGNED"

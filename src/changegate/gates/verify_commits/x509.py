@@ -135,7 +135,7 @@ def _oidc_issuer(cert: x509.Certificate) -> str | None:
     return None
 
 
-class X509Verifier:
+class X509Recognizer:
     """The SignatureVerifier for X.509 signatures: it always fails closed, and says why."""
 
     def verify(self, payload: bytes, signature: bytes, signed_at: datetime) -> SignatureVerdict:
@@ -155,3 +155,7 @@ class X509Verifier:
                     "by this version of changegate, so this commit fails closed. "
                     f"{seen}{WHAT_TO_DO}"),
             signer=claims.identity if claims else None)
+
+
+#: The same class under the name the other format modules use.
+X509Verifier = X509Recognizer

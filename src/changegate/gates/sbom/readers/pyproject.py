@@ -41,7 +41,8 @@ def read_pyproject(path: Path, label: str | None = None) -> RootProject | None:
     text = read_text(path, label)
     data = load_toml(text, label)
     lines = TomlLines(text)
-    project = expect_table(data.get("project"), "[project]", label, lines.line_containing("[project]"))
+    project = expect_table(data.get("project"), "[project]", label,
+                           lines.line_containing("[project]"))
     tool = expect_table(data.get("tool"), "[tool]", label, None)
     poetry = expect_table(tool.get("poetry"), "[tool.poetry]", label,
                           lines.line_containing("[tool.poetry]"))
@@ -119,7 +120,7 @@ def _poetry(poetry: dict[str, Any], lines: TomlLines, label: str) -> list[RootDe
         optional = any(isinstance(item, dict) and item.get("optional") for item in
                        (spec if isinstance(spec, list) else [spec]))
         out.append(_poetry_dependency(name, spec, "optional" if optional else "required",
-                                      None, lines, label))
+                                      None, lines=lines, label=label))
     groups = expect_table(poetry.get("group"), "tool.poetry.group", label, None)
     for group, body in groups.items():
         table = expect_table(body, f"tool.poetry.group.{group}", label, None)
@@ -127,15 +128,15 @@ def _poetry(poetry: dict[str, Any], lines: TomlLines, label: str) -> list[RootDe
         section = expect_table(table.get("dependencies"), f"tool.poetry.group.{group}."
                                "dependencies", label, None)
         for name, spec in section.items():
-            out.append(_poetry_dependency(name, spec, kind, group, lines, label))
+            out.append(_poetry_dependency(name, spec, kind, group, lines=lines, label=label))
     legacy = expect_table(poetry.get("dev-dependencies"), "tool.poetry.dev-dependencies", label,
                           None)
     for name, spec in legacy.items():
-        out.append(_poetry_dependency(name, spec, "dev", "dev", lines, label))
+        out.append(_poetry_dependency(name, spec, "dev", "dev", lines=lines, label=label))
     return out
 
 
-def _poetry_dependency(name: str, spec: Any, kind: DependencyKind, group: str | None,
+def _poetry_dependency(name: str, spec: Any, kind: DependencyKind, group: str | None, *,
                        lines: TomlLines, label: str) -> RootDependency:
     extras: set[str] = set()
     for item in spec if isinstance(spec, list) else [spec]:

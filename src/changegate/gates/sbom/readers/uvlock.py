@@ -53,7 +53,7 @@ def read_uv_lock(path: Path, label: str | None = None) -> DependencyGraph:
     where = entry_lines(lines, "package", entries)
     graph = DependencyGraph(source_kind="uv.lock", source_file=label, package_manager="uv")
     direct: list[RootDependency] = []
-    for entry, line in zip(entries, where):
+    for entry, line in zip(entries, where, strict=True):
         table = expect_table(entry, "[[package]]", label, line)
         name = expect_str(table.get("name"), "package name", label, line)
         source = expect_table(table.get("source"), f"{name}: source", label, line)
