@@ -84,9 +84,9 @@ def test_bad_policy_names_file_line_and_key(text: bytes, line: int, needle: str)
 
 
 def test_schema_is_valid_json_schema() -> None:
-    from jsonschema import Draft202012Validator
+    from jsonschema import Draft7Validator
 
-    Draft202012Validator.check_schema(schema())
+    Draft7Validator.check_schema(schema())
 
 
 @pytest.mark.parametrize(

@@ -158,8 +158,14 @@ def _read(source: Source, request: SbomRequest) -> tuple[DependencyGraph, RootPr
         fmt = "requirements" if source.kind == "requirements" else None
         graph = read_dependencies(source.path, source.label, project_dir=project_dir, fmt=fmt)
     root = _root(graph, request, project_dir)
-    if source.kind == "python" and not root.synthetic:
-        adopt_installed_root(graph, root)
+    if source.kind == "python":
+        # Findings about installed packages point at their METADATA: repository-relative
+        # when the environment lives in the checkout (.venv), so annotations can land.
+        for package in graph.packages:
+            package.source_file = _label(Path(package.source_file), workdir) \
+                if package.source_file else None
+        if not root.synthetic:
+            adopt_installed_root(graph, root)
     return graph, root
 
 

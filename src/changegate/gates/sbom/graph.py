@@ -161,7 +161,9 @@ def _root_dependencies(graph: DependencyGraph, root: RootProject, packages: dict
     """
     named = {d.name for d in root.dependencies}
     stated = [d for d in graph.direct if d.kind_known or d.name not in named]
-    declared = [d for d in (*stated, *root.dependencies) if _applies(d, graph)]
+    # `all = ["project[extra]"]` names the project itself: its extras are declared already.
+    declared = [d for d in (*stated, *root.dependencies)
+                if d.name != root.key and _applies(d, graph)]
     if not graph.has_edges:
         kinds: dict[str, DependencyKind] = {}
         for dep in declared:
