@@ -38,7 +38,7 @@ def test_installs_the_locked_dependencies_and_imports_changegate_from_the_source
     assert "installed the locked dependencies with uv" in stderr, stderr
 
     probe = run([python, "-I", "-c",
-                 "import changegate, yaml, jsonschema, cryptography, pysequoia, os; "
+                 "import changegate, yaml, fastjsonschema, cryptography, pysequoia, os; "
                  "print(os.path.realpath(changegate.__file__))"], env=ci_env)
     assert probe.stdout.strip() == str(source_tree.resolve() / "src/changegate/__init__.py")
     # The CLI runs from the venv, with nothing from the caller's directory on sys.path.
@@ -129,7 +129,7 @@ def test_the_lock_installs_on_every_supported_python(
     venv_python = stdout.strip().splitlines()[-1]
     assert ("with pip" if no_uv else "with uv") in stderr
     out = run([venv_python, "-I", "-c",
-               "import sys, changegate, yaml, jsonschema, cryptography, pysequoia; "
+               "import sys, changegate, yaml, fastjsonschema, cryptography, pysequoia; "
                "print(sys.version_info[:2])"], env=ci_env).stdout
     if python != "python3":
         assert out.strip() == str(tuple(int(x) for x in

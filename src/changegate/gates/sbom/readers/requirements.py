@@ -37,6 +37,7 @@ _GLOBAL_OPTIONS = {
 _GLOBAL_FLAGS = {"--no-index", "--prefer-binary", "--require-hashes", "--pre", "-Z",
                  "--always-unzip"}
 _REQUIREMENT_OPTIONS = {"--hash", "--config-settings", "--global-option", "--install-option"}
+_NAMED = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*\s*(?:\[[^\]]*\])?\s*@")
 _COMMENT = re.compile(r"(^|\s+)#.*$")
 _ARCHIVE = re.compile(
     r"(?P<name>[A-Za-z0-9][A-Za-z0-9._]*?)-(?P<version>[0-9][^-]*?)"
@@ -271,8 +272,11 @@ def _requirement_package(text: str, hashes: tuple[Hash, ...], path: Path, label:
 
 
 def _looks_like_path_or_url(text: str) -> bool:
-    return ("://" in text.split("@", 1)[0] and " @ " not in text) or text.startswith(
-        (".", "/", "~")) or text.endswith((".whl", ".tar.gz", ".zip"))
+    """A bare URL or path (pip accepts these), as opposed to `name @ URL` or a specifier."""
+    if _NAMED.match(text):
+        return False
+    return "://" in text or text.startswith((".", "/", "~")) \
+        or text.endswith((".whl", ".tar.gz", ".zip"))
 
 
 def _name_from_archive(text: str, label: str, number: int) -> tuple[str, str | None]:
