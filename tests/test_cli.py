@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -9,13 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from changegate.cli import main
+from changegate.cli import COMMANDS, main
 
 HEAVY = ("cryptography", "pysequoia", "jsonschema", "yaml", "sigstore", "cyclonedx")
 
 
-@pytest.mark.parametrize("args", [["--help"], ["check", "--help"], ["verify-commits", "--help"],
-                                  ["policy", "--help"], ["sbom", "--help"]])
+SHIPPED = [name for name, (module, _) in COMMANDS.items() if importlib.util.find_spec(module)]
+
+
+@pytest.mark.parametrize("args", [["--help"], *([name, "--help"] for name in SHIPPED)])
 def test_help_imports_no_heavy_library(args: list[str]) -> None:
     code = (
         "import sys\nfrom changegate.cli import main\n"
@@ -37,6 +40,13 @@ def test_version_and_unknown_command(capsys: pytest.CaptureFixture[str]) -> None
         main(["nonsense"])
     assert info.value.code == 2
     assert main([]) == 2
+
+
+def test_a_command_not_shipped_says_so(monkeypatch: pytest.MonkeyPatch,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setitem(COMMANDS, "approvals", ("changegate.commands._absent", "not shipped"))
+    assert main(["approvals", "--pr", "1"]) == 2
+    assert "not available in this version" in capsys.readouterr().err
 
 
 def test_policy_schema_and_validate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -89,8 +99,9 @@ def test_malformed_policy_is_located_and_inconclusive(repo: Path,
     assert finding["location"] == {"file": ".changegate.yml", "line": 3}
 
 
-def test_gate_the_version_cannot_run_is_inconclusive(repo: Path,
-                                                     capsys: pytest.CaptureFixture[str]) -> None:
+def test_gate_the_version_cannot_run_is_inconclusive(
+        repo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(COMMANDS, "approvals", ("changegate.commands._absent", "not shipped"))
     (repo / ".changegate.yml").write_text(
         "version: 1\nenvironments:\n  prod: {match: {branches: [main]}, gates: [approvals]}\n")
     code, doc = run_json(["check", "-C", str(repo), "--trust-worktree",

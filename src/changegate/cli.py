@@ -30,9 +30,18 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "verify-commits": ("changegate.commands.verify_commits",
                        "verify the signature of every commit in the change"),
     "sbom": ("changegate.commands.sbom", "generate and check a CycloneDX SBOM"),
+    "audit": ("changegate.commands.audit",
+              "audit dependencies for known vulnerabilities (online or offline OSV)"),
+    "sign": ("changegate.commands.sign", "sign artifacts and attestations with Sigstore"),
+    "verify": ("changegate.commands.verify", "verify Sigstore bundles against an identity policy"),
+    "approvals": ("changegate.commands.approvals",
+                  "enforce reviewer and compliance approval rules on a PR/MR"),
+    "evidence": ("changegate.commands.evidence",
+                 "record, verify and report the evidence of gate decisions"),
     "policy": ("changegate.commands.policy", "validate a policy file or print its JSON Schema"),
 }
-GATE_COMMANDS = ("verify-commits", "sbom")
+# Commands that are gates: they share the policy/context/output options and return results.
+GATE_COMMANDS = ("verify-commits", "sbom", "audit", "sign", "verify", "approvals")
 
 
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
@@ -44,7 +53,11 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         parser.print_help(sys.stderr)
         return 2
     name = argv[0]
-    module = importlib.import_module(COMMANDS[name][0])
+    module = load_command(name)
+    if module is None:
+        sys.stderr.write(f"changegate: the {name} command is not available in this version "
+                         f"({__version__})\n")
+        return 2
     sub = argparse.ArgumentParser(prog=f"changegate {name}", description=COMMANDS[name][1])
     module.configure(sub)
     if name in GATE_COMMANDS or name == "check":
@@ -54,6 +67,17 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     if not hasattr(args, "json"):
         return int(module.execute(args, environ))
     return run_gate_command(name, module, args, environ)
+
+
+def load_command(name: str) -> Any | None:
+    """The command's module, or None when this version does not ship it yet."""
+    module_name = COMMANDS[name][0]
+    try:
+        return importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name == module_name:
+            return None
+        raise
 
 
 def _top_parser() -> argparse.ArgumentParser:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 from typing import TYPE_CHECKING
 
 from changegate.errors import ChangegateError
@@ -14,12 +13,6 @@ if TYPE_CHECKING:
 
 HELP = "run every gate the policy enables for this change's environment"
 
-# Gates this version can run from `check`. A policy enabling any other gate makes the run
-# inconclusive for that gate (fail closed) instead of silently skipping it.
-AVAILABLE = {
-    "verify-commits": "changegate.commands.verify_commits",
-    "sbom": "changegate.commands.sbom",
-}
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -29,7 +22,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def execute(args: argparse.Namespace, run: RunContext) -> list[GateResult]:
-    from changegate.cli import execute_safely
+    from changegate.cli import execute_safely, load_command
     from changegate.result import Finding, GateResult, Severity, Status
 
     policy = run.policy()
@@ -56,8 +49,10 @@ def execute(args: argparse.Namespace, run: RunContext) -> list[GateResult]:
                               policy.location("environments"))
     results: list[GateResult] = []
     for gate in policy.gates_for(environment):
-        module_name = AVAILABLE.get(gate)
-        if module_name is None:
+        # A gate this version cannot run makes the run inconclusive for that gate (fail
+        # closed) instead of being skipped silently.
+        module = load_command(gate)
+        if module is None:
             results.append(GateResult.inconclusive(
                 gate, "GATE_UNAVAILABLE",
                 f"the policy enables the {gate} gate for {environment}, but this version of "
@@ -65,7 +60,6 @@ def execute(args: argparse.Namespace, run: RunContext) -> list[GateResult]:
                 location=policy.location("environments", environment, "gates"),
                 fix="upgrade changegate, or remove the gate from the environment"))
             continue
-        module = importlib.import_module(module_name)
         gate_args = _defaults(module, args)
         results.extend(execute_safely(gate, module, gate_args, run))
     return results
