@@ -28,6 +28,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import tomllib
+
 ROOT = Path(__file__).resolve().parents[1]
 
 TARGET_PACKAGES = [
@@ -54,9 +56,17 @@ TARGET_PACKAGES = [
 ]
 
 PEER = ["cyclonedx-bom==7.5.0"]
-# changegate's core dependencies plus the `sbom` extra (see pyproject.toml).
-OURS = ["PyYAML>=6.0", "jsonschema>=4.18", "cyclonedx-python-lib>=11,<12", "packaging>=22",
-        "lxml>=4"]
+# The `sbom` extra, for as long as pyproject.toml does not declare it yet.
+SBOM_EXTRA = ["cyclonedx-python-lib>=8,<12", "jsonschema>=4.18", "packageurl-python>=0.11",
+              "packaging>=22", "lxml>=4", 'tomli>=1.1; python_version < "3.11"']
+
+
+def ours_requirements() -> list[str]:
+    """changegate's core dependencies plus its `sbom` extra, as pyproject.toml declares them."""
+    with (ROOT / "pyproject.toml").open("rb") as handle:
+        project = tomllib.load(handle)["project"]
+    extra = project.get("optional-dependencies", {}).get("sbom") or SBOM_EXTRA
+    return sorted([*project.get("dependencies", []), *extra])
 
 
 def _uv_command() -> list[str]:
@@ -89,7 +99,7 @@ def venv(path: Path, packages: list[str], marker: str) -> Path:
 
 def ours_venv(path: Path) -> Path:
     """Our checkout built and installed as a wheel (what the action installs), rebuilt always."""
-    python = venv(path, OURS, "ours")
+    python = venv(path, ours_requirements(), "ours")
     uv("pip", "install", "-q", "--compile-bytecode", "--reinstall-package", "changegate",
        "--no-deps", "--python", str(python), str(ROOT))
     return python

@@ -29,14 +29,46 @@ version: 1
 environments:
   production:
     match: {branches: [main, "release/*"], tags: ["v*"]}
-    gates: [verify-commits]
+    gates: [verify-commits, sbom]
 gates:
   verify-commits:
     allowed_signers: .github/allowed_signers
     openpgp_keys: .github/keys
     bind: committer
     allow_github_web_flow: true
+  sbom:
+    source: requirements:requirements.txt
+    output: sbom.cdx.json
+    min_hash_coverage: 1.0
 """
+
+# The sample service's pinned dependencies: a real hash-locked excerpt of changegate's own lock.
+SAMPLE_PINS = ("certifi", "charset-normalizer", "idna", "requests", "urllib3")
+
+
+def sample_requirements() -> tuple[str, str]:
+    """requirements.txt (pins with hashes) and a pyproject.toml declaring them."""
+    lock = (ROOT / "requirements" / "action.txt").read_text()
+    blocks = []
+    for block in _blocks(lock):
+        name = block.split("==", 1)[0]
+        if name in SAMPLE_PINS:
+            blocks.append(block)
+    names = ", ".join(f'"{n}"' for n in SAMPLE_PINS)
+    pyproject = (f'[project]\nname = "payments-service"\nversion = "1.4.0"\n'
+                 f"dependencies = [{names}]\n")
+    return "\n".join(blocks) + "\n", pyproject
+
+
+def _blocks(lock: str) -> list[str]:
+    """Each `name==version \\ --hash=...` requirement of a pip-compile lock, comments dropped."""
+    blocks: list[str] = []
+    for line in lock.splitlines():
+        if line and not line.startswith((" ", "#")):
+            blocks.append(line)
+        elif line.startswith("    --hash") and blocks:
+            blocks[-1] += "\n" + line
+    return blocks
 
 
 def build(work: Path) -> tuple[SampleRepo, str]:
@@ -47,6 +79,9 @@ def build(work: Path) -> tuple[SampleRepo, str]:
     repo.write_allowed_signers(repo.path / ".github" / "allowed_signers", [alice])
     repo.write_openpgp_keys(repo.path / ".github" / "keys", [bob])
     (repo.path / ".changegate.yml").write_text(POLICY)
+    requirements, pyproject = sample_requirements()
+    (repo.path / "requirements.txt").write_text(requirements)
+    (repo.path / "pyproject.toml").write_text(pyproject)
     repo.git("add", "-A")
     base = repo.commit("Add changegate policy and trusted keys", signer=alice,
                        committer=("Alice", "alice@bank.example"))
@@ -79,17 +114,15 @@ def check(repo: SampleRepo, base: str, branch: str, name: str) -> int:
     head = repo.git("rev-parse", branch)
     out = OUT / name
     out.mkdir(parents=True, exist_ok=True)
-    summary = out / "github-step-summary.md"
-    summary.write_text("")
     env = dict(os.environ)
     for key in [k for k in env if k.startswith(("GITHUB_", "GITLAB_", "CI_"))]:
         del env[key]
-    env["GITHUB_STEP_SUMMARY"] = str(summary)
     cmd = [sys.executable, "-m", "changegate", "check", "-C", str(repo.path),
            "--base", base, "--head", head, "--environment", "production",
            "--json-file", str(out / "result.json"), "--sarif", str(out / "result.sarif"),
            "--codequality", str(out / "gl-code-quality-report.json"),
-           "--junit", str(out / "changegate-junit.xml"), "--dotenv", str(out / "changegate.env")]
+           "--junit", str(out / "changegate-junit.xml"), "--dotenv", str(out / "changegate.env"),
+           "--summary", str(out / "summary.md")]
     print(f"\n$ changegate check --base {base[:12]} --head {head[:12]}  # {branch}", flush=True)
     proc = subprocess.run(cmd, env=env, check=False)
     print(f"exit code {proc.returncode}", flush=True)
@@ -105,15 +138,16 @@ def main() -> int:
     good = check(repo, base, "feature/good", "good")
     bad = check(repo, base, "feature/bad", "bad")
     result = json.loads((OUT / "bad" / "result.json").read_text())
-    print("\nPer-commit verdicts of feature/bad (from --json):")
+    print("\nGates on feature/bad (from --json):")
     for gate in result.get("gates", [result]):
-        print(f"  gate {gate['gate']}: {gate['status']}")
+        print(f"  {gate['gate']:<15} {gate['status']:<5} {gate['summary']}")
+    print("\nPer-commit verdicts of feature/bad:")
     for entry in _commits(result):
         print(f"  {entry['sha'][:12]} {entry['status']:<9} {entry['reason']:<16} "
               f"{entry['subject']}")
     print(f"\nReports written to {OUT.relative_to(ROOT)}/: result.json, result.sarif, "
           "gl-code-quality-report.json, changegate-junit.xml, changegate.env, "
-          "github-step-summary.md")
+          "summary.md (the GitHub job summary)")
     expected = good == 0 and bad == 1
     print("\ndemo:", "OK (good branch passed, bad branch failed as it should)" if expected
           else f"UNEXPECTED (good={good}, bad={bad})")

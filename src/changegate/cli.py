@@ -113,6 +113,8 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     out.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
     out.add_argument("--json-file", metavar="FILE", help="also write the JSON result to FILE")
     out.add_argument("--sarif", metavar="FILE", help="also write a SARIF 2.1.0 report to FILE")
+    out.add_argument("--summary", metavar="FILE",
+                     help="also write the Markdown summary (as in GitHub's job summary) to FILE")
     out.add_argument("--codequality", metavar="FILE",
                      help="GitLab Code Quality report (default in GitLab CI: "
                           "gl-code-quality-report.json)")
@@ -138,7 +140,9 @@ def build_run_context(args: argparse.Namespace, environ: Mapping[str, str]) -> R
     def trusted() -> TrustedSource:
         from changegate.policy.source import TrustedSource
 
-        if args.trust_worktree:
+        if args.trust_worktree or not _inside_git(workdir):
+            # Outside a repository there is no base revision a change could weaken: an
+            # `sbom --lock FILE` run on a plain directory reads its policy from disk.
             return TrustedSource(workdir, None)
         return TrustedSource(workdir, run.change().policy_revision)
 
@@ -157,6 +161,10 @@ def build_run_context(args: argparse.Namespace, environ: Mapping[str, str]) -> R
                      policy_factory=policy, trusted_factory=trusted,
                      environment_override=args.environment)
     return run
+
+
+def _inside_git(workdir: Path) -> bool:
+    return any((parent / ".git").exists() for parent in (workdir, *workdir.parents))
 
 
 def run_gate_command(name: str, module: Any, args: argparse.Namespace,

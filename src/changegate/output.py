@@ -49,6 +49,10 @@ def render_all(results: list[GateResult], args: argparse.Namespace, run: RunCont
         sys.stdout.write(text + "\n")
         sys.stdout.flush()
     _gitlab(results, args, run, on_gitlab)
+    if args.summary:
+        from changegate.report.markdown import summary_markdown
+
+        Path(args.summary).write_text(summary_markdown(results), encoding="utf-8")
     if args.sarif:
         from changegate.report.sarif import write_sarif
 

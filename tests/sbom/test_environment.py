@@ -68,7 +68,8 @@ def test_direct_url_vcs_archive_and_local(site: FakeSite) -> None:
     site.add("fromurl", "2.0", direct_url={
         "url": "https://mirror.example/fromurl-2.0.tar.gz",
         "archive_info": {"hashes": {"sha256": "ab" * 32}}})
-    site.add("local", "3.0", direct_url={"url": "file:///src/local", "dir_info": {"editable": True}})
+    site.add("local", "3.0", direct_url={"url": "file:///src/local",
+                                         "dir_info": {"editable": True}})
     found = packages(site)
     git = found["fromgit"]
     assert git.purl_qualifiers == (

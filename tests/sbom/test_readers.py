@@ -6,12 +6,12 @@ import shutil
 from pathlib import Path
 
 import pytest
+from sbom_fixtures import DATA
 
 from changegate.errors import InputError
 from changegate.gates.sbom.model import Package
 from changegate.gates.sbom.readers import detect_format, find_default_source, read_dependencies
 from changegate.gates.sbom.readers.pyproject import read_pyproject
-from sbom_fixtures import DATA
 
 UV_PROJECT = DATA / "uvproject"
 NAMES = {"certifi", "charset-normalizer", "click", "idna", "iniconfig", "markdown-it-py",

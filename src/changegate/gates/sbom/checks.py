@@ -105,21 +105,23 @@ def _license(package: Package, policy: LicensePolicy) -> list[Finding]:
         return [finding("SBOM_LICENSE_UNKNOWN", Severity.ERROR,
                         f"{_label(package)}: cannot evaluate its license ({exc})", *where)]
     declared = describe(info)
-    whole = (info.expression or "").lower()
-    if any(e.compound and e.expression and e.expression.lower() == whole for e in policy.deny) \
-            or (all(any(_matches(e, term) for e in policy.deny for term in choice)
-                   for choice in choices) and policy.deny):
+
+    def whole_matches(entries: tuple[LicenseEntry, ...]) -> bool:
+        whole = (info.expression or "").lower()
+        return any(e.compound and (e.expression or "").lower() == whole for e in entries)
+
+    def denied(choice: frozenset[Term]) -> bool:
+        return any(_matches(e, term) for e in policy.deny for term in choice)
+
+    if policy.deny and (whole_matches(policy.deny) or all(denied(c) for c in choices)):
         return [finding("SBOM_LICENSE_DENIED", Severity.ERROR,
                         f"{_label(package)} is licensed {declared}, which the policy denies",
                         *where)]
-    if not policy.allow:
-        return []
-    if any(e.compound and e.expression and e.expression.lower() == whole for e in policy.allow):
+    if not policy.allow or whole_matches(policy.allow):
         return []
     for choice in choices:
-        if any(_matches(e, term) for e in policy.deny for term in choice):
-            continue
-        if all(any(_matches(e, term) for e in policy.allow) for term in choice):
+        if not denied(choice) and all(any(_matches(e, term) for e in policy.allow)
+                                      for term in choice):
             return []
     return [finding("SBOM_LICENSE_NOT_ALLOWED", Severity.ERROR,
                     f"{_label(package)} is licensed {declared}, which is not on the policy's "

@@ -53,8 +53,8 @@ def parse_core_metadata(text: str) -> CoreMetadata:
         if not line.strip():
             break
         if line[0] in " \t" and headers:
-            headers[-1][1].append(line.strip().lstrip("|").strip() if line.strip() != "|"
-                                  else "")
+            # setuptools indents continuation lines, some writers prefix them with "|"
+            headers[-1][1].append(line.strip().removeprefix("|").strip())
             continue
         key, sep, value = line.partition(":")
         if not sep:

@@ -1,0 +1,69 @@
+"""Who took part in the change, and so may not approve it: author, committers, last pusher.
+
+Reviewers are forge accounts; commits record git identities. GitHub links most identities to
+accounts, GitLab links none, so a reviewer is recognised in a commit by, in order: the linked
+account, any of the account's known emails (public email, the forge's no-reply addresses), or,
+for identities no account is linked to, the display name. A false match only excludes someone
+who could otherwise have counted (the gate fails closed); a missed match would let a committer
+approve their own code, so matching leans wide on purpose.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from changegate.forges.models import Account, ChangeFacts, Person
+
+
+@dataclass(frozen=True)
+class Exclusion:
+    """Why a person may not count: `kind` is the policy's switch, `reason` the scripted code."""
+
+    kind: str  # author | committers | last_pusher (the `exclude:` values)
+    reason: str  # author | commit-author | committer | co-author | last-pusher
+    why: str
+
+
+def _norm(text: str | None) -> str:
+    return " ".join((text or "").split()).casefold()
+
+
+def matches(person: Person, login: str, account: Account | None) -> bool:
+    """Whether the git identity `person` is the forge user `login`."""
+    if person.login:
+        return person.login.casefold() == login.casefold()
+    emails = {e.casefold() for e in (account.emails if account else ())}
+    if person.email and person.email.casefold() in emails:
+        return True
+    name = _norm(person.name)
+    if name and (name == login.casefold() or (account is not None and account.name
+                                              and name == _norm(account.name))):
+        return True
+    return False
+
+
+def exclusions_for(facts: ChangeFacts, login: str) -> list[Exclusion]:
+    """Every reason `login` took part in the change, the first of each kind per commit role."""
+    account = facts.accounts.get(login)
+    found: list[Exclusion] = []
+    if facts.author and facts.author.casefold() == login.casefold():
+        found.append(Exclusion("author", "author", "opened the change (its author)"))
+    seen: set[str] = set()
+    for commit in facts.commits:
+        roles = [("commit-author", "authored", commit.author),
+                 ("committer", "committed", commit.committer)]
+        roles += [("co-author", "co-authored", p) for p in commit.co_authors]
+        for reason, verb, person in roles:
+            if reason not in seen and matches(person, login, account):
+                seen.add(reason)
+                found.append(Exclusion("committers", reason, f"{verb} commit {commit.sha[:12]}"))
+    pusher = facts.last_pusher
+    if pusher is not None:
+        by_login = any(p.casefold() == login.casefold() for p in pusher.logins)
+        by_identity = any(matches(p, login, account) for p in pusher.identities)
+        if by_login or by_identity:
+            how = ("pushed the head" if pusher.source != "head-commit" else
+                   "may have pushed the head (no push record: the head commit's author and "
+                   "committer are treated as the pusher)")
+            found.append(Exclusion("last_pusher", "last-pusher", how))
+    return found
