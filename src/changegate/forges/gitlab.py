@@ -34,6 +34,7 @@ from changegate.forges.base import (
     ForgeSettings,
 )
 from changegate.forges.github import head_commit_pusher
+from changegate.forges.identity import matches
 from changegate.forges.models import (
     Account,
     ChangeFacts,
@@ -355,6 +356,13 @@ class GitLabForge:
             return user
         return {**user, **profile} if isinstance(profile, dict) else user
 
+    def _user_by_name(self, login: str) -> dict[str, Any]:
+        """`{id, username, name}` of a user by username (GitLab's users search), or a stub."""
+        found = self._get("/users", {"username": login})
+        if isinstance(found, list) and found and isinstance(found[0], dict):
+            return dict(found[0])
+        return {"username": login}
+
     def _group(self, group: str) -> Team:
         path = f"/groups/{quote(group, safe='')}/members/all"
         try:
@@ -423,15 +431,18 @@ class GitLabForge:
                                 and who:
                             approvers.add(str(who))
                 excluded = {author} if author else set()
-                # GitLab links no accounts to commits: exclude by name, conservatively.
-                committer_names = {p.name for c in commits
-                                   for p in (c.author, c.committer, *c.co_authors) if p.name}
+                # GitLab links no accounts to commits: match each approver's profile.
+                people = [p for c in commits for p in (c.author, c.committer, *c.co_authors)]
+                for login in sorted(approvers):
+                    account = self._account(self._profile(self._user_by_name(login)))
+                    if any(matches(p, login, account) for p in people):
+                        excluded.add(login)
                 if len(commits) >= PAGE:
                     approvers = set()  # too many commits to know its committers
                 out.append(PastEmergency(
                     number=iid, merged_at=mr.get("merged_at"), author=author,
                     url=mr.get("web_url"), approvers=tuple(sorted(approvers)),
-                    excluded=tuple(sorted({*(e for e in excluded if e), *committer_names}))))
+                    excluded=tuple(sorted(e for e in excluded if e))))
             return tuple(out)
         except _HttpError as exc:
             raise exc.as_error(AUTH_FIX) from exc

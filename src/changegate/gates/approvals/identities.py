@@ -1,18 +1,16 @@
 """Who took part in the change, and so may not approve it: author, committers, last pusher.
 
-Reviewers are forge accounts; commits record git identities. GitHub links most identities to
-accounts, GitLab links none, so a reviewer is recognised in a commit by, in order: the linked
-account, any of the account's known emails (public email, the forge's no-reply addresses), or,
-for identities no account is linked to, the display name. A false match only excludes someone
-who could otherwise have counted (the gate fails closed); a missed match would let a committer
-approve their own code, so matching leans wide on purpose.
+Identities are matched to reviewers by `changegate.forges.identity.matches` (linked account,
+known emails, then display name): leaning wide, because a missed match would let a committer
+approve their own code while a false one only excludes someone who could have counted.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from changegate.forges.models import Account, ChangeFacts, Person
+from changegate.forges.identity import matches
+from changegate.forges.models import ChangeFacts
 
 
 @dataclass(frozen=True)
@@ -22,24 +20,6 @@ class Exclusion:
     kind: str  # author | committers | last_pusher (the `exclude:` values)
     reason: str  # author | commit-author | committer | co-author | last-pusher
     why: str
-
-
-def _norm(text: str | None) -> str:
-    return " ".join((text or "").split()).casefold()
-
-
-def matches(person: Person, login: str, account: Account | None) -> bool:
-    """Whether the git identity `person` is the forge user `login`."""
-    if person.login:
-        return person.login.casefold() == login.casefold()
-    emails = {e.casefold() for e in (account.emails if account else ())}
-    if person.email and person.email.casefold() in emails:
-        return True
-    name = _norm(person.name)
-    if name and (name == login.casefold() or (account is not None and account.name
-                                              and name == _norm(account.name))):
-        return True
-    return False
 
 
 def exclusions_for(facts: ChangeFacts, login: str) -> list[Exclusion]:
