@@ -25,9 +25,9 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     tomllib = None
 
-ACTIONS = [ROOT / "action.yml", ROOT / "actions" / "verify-commits" / "action.yml"]
-TEMPLATES = [ROOT / "gitlab-templates" / "verify-commits.yml",
-             ROOT / "gitlab-templates" / "changegate.yml"]
+# Every action and template the project ships: a new one is checked the moment it exists.
+ACTIONS = [ROOT / "action.yml", *sorted((ROOT / "actions").glob("*/action.yml"))]
+TEMPLATES = sorted((ROOT / "gitlab-templates").glob("*.yml"))
 SCRIPTS = sorted((ROOT / "scripts").glob("*.sh"))
 # Top-level keywords that would change the including pipeline, not just add a job.
 GLOBAL_KEYWORDS = {"stages", "default", "variables", "workflow", "include", "image", "services",

@@ -67,6 +67,13 @@ def read(store: Store) -> Iterator[ParsedLine]:
         yield ParsedLine(position, line.location, entry)
 
 
+def entries(store: Store, kind: str | None = None) -> Iterator[dict[str, Any]]:
+    """Readable entries (of one kind), in ledger order; damaged lines are `verify`'s business."""
+    for parsed in read(store):
+        if parsed.entry is not None and (kind is None or parsed.entry.get("kind") == kind):
+            yield parsed.entry
+
+
 class Ledger:
     """Appends to a store's ledger; the store provides atomicity, this class the chain."""
 

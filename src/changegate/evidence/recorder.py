@@ -51,7 +51,8 @@ class Written:
         if self.signature.bundle is not None:
             signature = {"status": "signed", "bundle": bundle_key(self.sha256),
                          "bundle_sha256": sha256_hex(self.signature.bundle.encode("utf-8")),
-                         "identity": self.signature.identity}
+                         "identity": self.signature.identity,
+                         "issuer": self.signature.issuer}
         else:
             signature = {"status": "unsigned", "reason": self.signature.unsigned_reason}
         return {"sha256": self.sha256, "key": record_key(self.sha256),
@@ -100,7 +101,7 @@ def record_check(results: list[GateResult], *, change: Change, policy: Policy | 
 
     cfg = EvidenceSettings.from_mapping(settings)
     directory = Path(cfg.dir) if Path(cfg.dir).is_absolute() else Path(workdir) / cfg.dir
-    local = DirectoryStore(directory)
+    local = DirectoryStore(directory, label=_relative(directory, workdir))
     stores: list[Store] = [local]
     if cfg.store.type == "s3":
         stores.append(open_store(cfg.store, directory=directory, environ=environ))
@@ -155,7 +156,9 @@ def record_check(results: list[GateResult], *, change: Change, policy: Policy | 
         "kind": "change", "time": time, "commit": change.head,
         "change": change_facts(change, environment), "status": status,
         "verdict": verdict(status), "policy": policy_ref,
-        "gates": gate_statuses, "controls": counts, "record": written_change.descriptor()})
+        # A list, not a mapping: canonical JSON sorts keys, and the run order is a fact.
+        "gates": [{"gate": r.gate, "status": r.status.value} for r in results],
+        "controls": counts, "record": written_change.descriptor()})
 
     appended = {}
     for store in stores:

@@ -39,6 +39,11 @@ class Signer(Protocol):
         """Who signs (the certificate identity), shown in reports and ledger entries."""
         ...
 
+    @property
+    def issuer(self) -> str:
+        """The OIDC issuer of that identity: with it, the report prints the verify command."""
+        ...
+
     def sign_dsse(self, statement: bytes) -> str: ...
 
 
@@ -56,6 +61,7 @@ class Signature:
 
     bundle: str | None
     identity: str | None = None
+    issuer: str | None = None
     unsigned_reason: str | None = None
 
     @property
@@ -77,7 +83,7 @@ def sign_record(statement: bytes, signer: Signer | None, *, reason: str) -> Sign
     except Exception as exc:  # a signing backend may raise anything; the record must survive
         return Signature(bundle=None,
                          unsigned_reason=f"signing failed: {type(exc).__name__}: {exc}")
-    return Signature(bundle=bundle, identity=signer.identity)
+    return Signature(bundle=bundle, identity=signer.identity, issuer=signer.issuer)
 
 
 def bundle_payload(bundle: str | bytes) -> tuple[str, bytes]:
@@ -110,13 +116,18 @@ def check_bundle_payload(bundle: str | bytes, statement: bytes) -> None:
 class SigstoreSigner:
     """`Signer` over sigstore-python's `Signer` (from `SigningContext.signer(token)`)."""
 
-    def __init__(self, signer: SigstoreApiSigner, identity: str) -> None:
+    def __init__(self, signer: SigstoreApiSigner, identity: str, issuer: str) -> None:
         self._signer = signer
         self._identity = identity
+        self._issuer = issuer
 
     @property
     def identity(self) -> str:
         return self._identity
+
+    @property
+    def issuer(self) -> str:
+        return self._issuer
 
     def sign_dsse(self, statement: bytes) -> str:
         from sigstore.dsse import Statement

@@ -132,6 +132,7 @@ class GitHubForge:
                             secondary_rate_wait=min(60.0, settings.max_rate_wait),
                             status_forcelist=[429, 500, 502, 503, 504])
         self._github = Github(auth=Auth.Token(settings.token) if settings.token else None,
+                              # PyGithub insists on whole seconds.
                               base_url=settings.api_url, timeout=math.ceil(settings.timeout),
                               retry=retry, per_page=PAGE, seconds_between_requests=None,
                               seconds_between_writes=None, lazy=True)

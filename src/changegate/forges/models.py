@@ -9,6 +9,7 @@ be able to replay the decision years later from the facts recorded with the resu
 from __future__ import annotations
 
 import enum
+import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -129,7 +130,10 @@ class ChangeFacts:
         """A JSON-ready dict that `from_json` turns back into equal facts (for offline replay)."""
         data = asdict(self)
         data["reviews"] = [{**r, "state": r["state"].value} for r in data["reviews"]]
-        return data
+        # Tuples become lists here, not only when printed, so `from_json(to_json())` and the
+        # printed JSON are the same document.
+        loaded: dict[str, Any] = json.loads(json.dumps(data))
+        return loaded
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ChangeFacts:

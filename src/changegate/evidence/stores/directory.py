@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -27,12 +28,12 @@ LOCK = ".ledger.lock"
 class DirectoryStore:
     kind = "directory"
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, label: str | None = None) -> None:
         self.root = Path(root)
-        self.label = str(root)
+        self.label = label or str(root)  # e.g. `.changegate/evidence`: no runner paths in records
 
     def uri(self, key: str) -> str:
-        return str(self.root / key)
+        return f"{self.label.rstrip('/')}/{key}"
 
     def put(self, key: str, data: bytes) -> None:
         target = self.root / key
@@ -40,11 +41,12 @@ class DirectoryStore:
         if target.exists():
             self._same(target, data)
             return
-        temp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-        with open(temp, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
+        handle, name = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+        temp = Path(name)
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
         try:
             os.link(temp, target)  # atomic create-only: fails if another writer won
         except FileExistsError:

@@ -281,8 +281,11 @@ class _Taken(Exception):
 
 
 def _client(settings: StoreSettings, environ: Mapping[str, str]) -> Any:
-    import boto3
-    from botocore.config import Config
+    # importlib keeps mypy --strict clean without stubs for boto3/botocore (they ship none).
+    import importlib
+
+    boto3 = importlib.import_module("boto3")
+    config_module = importlib.import_module("botocore.config")
 
     session = boto3.session.Session(
         aws_access_key_id=environ.get("AWS_ACCESS_KEY_ID"),
@@ -292,8 +295,9 @@ def _client(settings: StoreSettings, environ: Mapping[str, str]) -> Any:
         or environ.get("AWS_DEFAULT_REGION") or "us-east-1",
     )
     style = settings.addressing_style or ("path" if settings.endpoint_url else "auto")
-    config = Config(s3={"addressing_style": style}, connect_timeout=10, read_timeout=60,
-                    retries={"max_attempts": 4, "mode": "standard"})
+    config = config_module.Config(s3={"addressing_style": style}, connect_timeout=10,
+                                  read_timeout=60,
+                                  retries={"max_attempts": 4, "mode": "standard"})
     return session.client("s3", endpoint_url=settings.endpoint_url, config=config)
 
 

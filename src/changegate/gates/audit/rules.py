@@ -57,7 +57,7 @@ RULES: dict[str, Rule] = {rule.id: rule for rule in (
     Rule("DB_RECORD_SKIPPED", "an advisory record the policy allowed to skip could not be used",
          "report the record upstream, or refresh the database"),
     Rule("DB_STALE", "the vulnerability database is older than max_age_days",
-         "refresh the vulnerability database"),
+         "refresh the vulnerability database", inconclusive=True),
 )}
 
 

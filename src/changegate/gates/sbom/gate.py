@@ -12,7 +12,8 @@ import hashlib
 import os
 import subprocess
 import tempfile
-from collections.abc import Callable, Mapping
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -22,7 +23,7 @@ from changegate.errors import ChangegateError, InputError
 from changegate.gates.sbom import checks, gitlab
 from changegate.gates.sbom.config import SbomConfig
 from changegate.gates.sbom.graph import Resolved, adopt_installed_root, resolve
-from changegate.gates.sbom.model import DependencyGraph, RootProject
+from changegate.gates.sbom.model import DependencyGraph, Package, RootProject
 from changegate.gates.sbom.readers import find_default_source, read_dependencies
 from changegate.gates.sbom.readers.environment import read_environment
 from changegate.gates.sbom.readers.pyproject import read_pyproject
@@ -79,7 +80,8 @@ def run(request: SbomRequest, settings: Mapping[str, Any],
     problems = validate(text, spec_version, fmt)
     output_label = gitlab.relative_to(str(output), request.workdir) or str(output)
     details = {"path": None, "sha256": None, "components": len(resolved.packages),
-               "spec_version": spec_version, "format": fmt, "source": source.label}
+               "spec_version": spec_version, "format": fmt, "source": source.label,
+               **inventory_facts(list(resolved.packages.values()), graph.carries_hashes)}
     if problems:
         invalid = [finding("SBOM_INVALID", Severity.ERROR,
                            f"the generated CycloneDX {spec_version} document is invalid at "
@@ -96,6 +98,21 @@ def run(request: SbomRequest, settings: Mapping[str, Any],
     return GateResult(gate=GATE, status=Status.FAIL if failed else Status.PASS,
                       summary=_summary(resolved, details, findings),
                       findings=findings, details={"sbom": details})
+
+
+def inventory_facts(packages: Sequence[Package], carries_hashes: bool) -> dict[str, Any]:
+    """What a summary shows about the inventory: hash coverage and the license landscape.
+
+    `hash_coverage` is None for an installed environment, which keeps no artifact hashes.
+    """
+    hashed = sum(1 for p in packages if p.hashes)
+    named = Counter(checks.describe(p.licenses) for p in packages if not p.licenses.empty)
+    return {
+        "hashed": hashed,
+        "hash_coverage": (hashed / len(packages) if packages else 1.0) if carries_hashes else None,
+        "licenses": dict(sorted(named.items())),
+        "unlicensed": sum(1 for p in packages if p.licenses.empty),
+    }
 
 
 def _summary(resolved: Resolved, details: dict[str, Any], findings: list[Finding]) -> str:
@@ -229,6 +246,10 @@ def write_atomic(path: Path, data: bytes) -> None:
                 stream.write(data)
                 stream.flush()
                 os.fsync(stream.fileno())
+            # mkstemp creates 0600; an SBOM is for sharing, so honour the umask like open().
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(temporary, 0o666 & ~umask)
             os.replace(temporary, path)
         except BaseException:
             Path(temporary).unlink(missing_ok=True)

@@ -87,3 +87,27 @@ def integrated_time(entry: TransparencyLogEntry) -> datetime | None:
     if not value:
         return None
     return datetime.fromtimestamp(int(value), tz=timezone.utc)
+
+
+def signing_certificate(signer: object) -> Certificate:
+    """The certificate a (caching) Signer obtained at construction, before anything is signed.
+
+    Reading it lets the sign gate refuse a wrong identity before any entry reaches the log.
+    """
+    method = getattr(signer, "_signing_cert")  # noqa: B009 - private, see the module docstring
+    cert: Certificate = method()
+    return cert
+
+
+def fulcio_message(exc: BaseException) -> str:
+    """Fulcio's own error message; sigstore-python drops it for 4xx answers."""
+    cause = exc.__cause__
+    response = getattr(cause, "response", None)
+    text = getattr(response, "text", "") or ""
+    try:
+        import json
+
+        message = json.loads(text).get("message")
+    except (ValueError, AttributeError):
+        message = None
+    return str(message or text or exc or type(exc).__name__)

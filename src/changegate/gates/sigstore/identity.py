@@ -137,7 +137,10 @@ class IdentityPolicy:
         return f"{self.identity} (issuer {self.issuer})"
 
     def to_json(self) -> dict[str, Any]:
-        return {k: v for k, v in vars(self).items() if v is not None}
+        prefix = "github_" if self.github_repository else "gitlab_" if self.gitlab_project \
+            else "identity"
+        return {k: v for k, v in vars(self).items()
+                if v is not None and (k == "issuer" or k.startswith(prefix))}
 
     def check(self, facts: CertificateFacts) -> tuple[str, str] | None:
         """None if the certificate satisfies the policy, else (rule, reason)."""
@@ -201,10 +204,7 @@ def _compare(*items: tuple[str, str, str | None, bool]) -> str | None:
     for name, actual, expected, glob in items:
         if expected is None:
             continue
-        if glob:
-            ok = glob_matches(expected, actual)
-        else:
-            ok = actual.lower() == expected.lower()
+        ok = glob_matches(expected, actual) if glob else actual.lower() == expected.lower()
         if not ok:
             return f"{name} is {actual}, expected {expected}"
     return None
