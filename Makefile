@@ -10,7 +10,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: all venv tools demo test lint typecheck zizmor pytest bench lock clean
+.PHONY: all venv tools demo test lint typecheck zizmor pytest bench lock release clean
 
 all: test
 
@@ -55,6 +55,13 @@ lock:
 		--only-binary :all: --index-url https://pypi.org/simple --no-config --quiet \
 		--custom-compile-command "make lock" -o requirements/dev.txt requirements/dev.in
 	bash scripts/lock-requirements.sh
+
+# Release: dry-run by default (builds, SBOM, audit, attestations, notes; publishes nothing).
+# `make release VERSION=x.y.z DRY_RUN=0` is what the project's release workflow runs.
+VERSION ?=
+DRY_RUN ?= 1
+release: venv
+	$(BIN)/python scripts/release.py --version "$(VERSION)" $(if $(filter 0,$(DRY_RUN)),--no-dry-run,)
 
 clean:
 	rm -rf $(VENV) .tools .pytest_cache .mypy_cache .ruff_cache demo-output

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import ForgeRig, rule_json
+from forge_rig import NOW, ForgeRig, rule_json
 
 from changegate.errors import ChangegateError
 from changegate.result import Severity, Status
@@ -370,5 +370,5 @@ def test_facts_replay_to_the_same_decision(rig_factory: Any) -> None:
     live = rig.run(42, COMPLIANCE)
     replayed = gate.run(ChangeFacts.from_json(live.to_json()["facts"]),
                         parse_config(COMPLIANCE), environment=None,
-                        now=__import__("conftest").NOW)
+                        now=NOW)
     assert replayed.to_json() == live.to_json()

@@ -68,7 +68,7 @@ def test_action_is_composite_with_inputs_only_through_env(path: Path) -> None:
         assert step["shell"] == "bash"
         assert "${{" not in step["run"], f"expression inside run: in step {step.get('name')}"
         for value in step.get("env", {}).values():
-            used.update(re.findall(r"inputs\.([a-z-]+)", str(value)))
+            used.update(re.findall(r"inputs\.([a-z0-9-]+)", str(value)))
     assert used == set(action["inputs"]), "every input is passed through env:, and only there"
 
 
@@ -124,9 +124,9 @@ def test_template_adds_one_job_and_no_global_keywords(path: Path) -> None:
     assert job["artifacts"]["when"] == "always"
     # Inputs reach the script only as variables; the one exception is typed boolean.
     script = "\n".join(job["script"])
-    for used in re.findall(r"\$\[\[\s*inputs\.([a-z-]+)", script):
+    for used in re.findall(r"\$\[\[\s*inputs\.([a-z0-9-]+)", script):
         assert inputs[used]["type"] == "boolean", f"{used} interpolated into the script"
-    referenced = set(re.findall(r"inputs\.([a-z-]+)", path.read_text(encoding="utf-8")
+    referenced = set(re.findall(r"inputs\.([a-z0-9-]+)", path.read_text(encoding="utf-8")
                                 .split("\n---\n", 1)[1]))
     assert referenced == set(inputs), set(inputs) ^ referenced
 

@@ -4,42 +4,12 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
-from evidence_support import SeaweedFS, make_change, sample_results
+from evidence_support import SeaweedFS, Workspace, make_change
 
-from changegate.change import Change
-from changegate.evidence.recorder import record_check
-from changegate.evidence.stores.directory import DirectoryStore
 from changegate.testing.sample_repo import SampleRepo
-
-
-@dataclass
-class Workspace:
-    repo: SampleRepo
-    path: Path
-    head: str
-    change: Change
-
-    @property
-    def evidence(self) -> Path:
-        return self.path / ".changegate" / "evidence"
-
-    def store(self) -> DirectoryStore:
-        return DirectoryStore(self.evidence, label=".changegate/evidence")
-
-    def record(self, count: int = 1, **kwargs: Any) -> list[dict[str, Any]]:
-        outcomes = []
-        for _ in range(count):
-            outcomes.append(record_check(
-                kwargs.pop("results", None) or sample_results(self.head, self.path),
-                change=self.change, policy=None, environment="production",
-                settings=kwargs.get("settings", {}), environ={}, workdir=self.path,
-                signer=kwargs.get("signer")))
-        return outcomes
 
 
 @pytest.fixture

@@ -25,8 +25,37 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from changegate.change import Change
+from changegate.evidence.recorder import record_check
 from changegate.evidence.signing import IN_TOTO_PAYLOAD_TYPE, SignatureError, bundle_payload
+from changegate.evidence.stores.directory import DirectoryStore
 from changegate.result import Finding, GateResult, Location, Severity, Status
+from changegate.testing.sample_repo import SampleRepo
+
+
+@dataclass
+class Workspace:
+    repo: SampleRepo
+    path: Path
+    head: str
+    change: Change
+
+    @property
+    def evidence(self) -> Path:
+        return self.path / ".changegate" / "evidence"
+
+    def store(self) -> DirectoryStore:
+        return DirectoryStore(self.evidence, label=".changegate/evidence")
+
+    def record(self, count: int = 1, **kwargs: Any) -> list[dict[str, Any]]:
+        outcomes = []
+        for _ in range(count):
+            outcomes.append(record_check(
+                kwargs.pop("results", None) or sample_results(self.head, self.path),
+                change=self.change, policy=None, environment="production",
+                settings=kwargs.get("settings", {}), environ=kwargs.get("environ", {}),
+                workdir=self.path,
+                signer=kwargs.get("signer")))
+        return outcomes
 
 
 def make_change(workdir: Path, head: str, **extra: Any) -> Change:
@@ -235,7 +264,7 @@ class SeaweedFS:
             return
         os.killpg(self.process.pid, signal.SIGTERM)
         try:
-            self.process.wait(timeout=3)
+            self.process.wait(timeout=1)
         except subprocess.TimeoutExpired:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait(timeout=10)

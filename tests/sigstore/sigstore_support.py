@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,6 +56,16 @@ def cli(args: Sequence[str | Path], *, cwd: Path, environ: Mapping[str, str] | N
         os.chdir(previous)
     doc = json.loads(out.read_text(encoding="utf-8")) if out.exists() else {}
     return Result(rc, doc)
+
+
+def git_init(path: Path) -> None:
+    """Make `path` a git repository with one commit (the policy needs a change to match)."""
+    env = {**os.environ, "GIT_AUTHOR_NAME": "Alice", "GIT_AUTHOR_EMAIL": "alice@example.com",
+           "GIT_COMMITTER_NAME": "Alice", "GIT_COMMITTER_EMAIL": "alice@example.com",
+           "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": "/dev/null"}
+    for args in (["init", "-q", "-b", "main"], ["add", "-A"],
+                 ["-c", "commit.gpgsign=false", "commit", "-q", "-m", "release"]):
+        subprocess.run(["git", *args], cwd=path, env=env, check=True, capture_output=True)
 
 
 @dataclass

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -51,15 +52,16 @@ def execute(args: argparse.Namespace, run: RunContext) -> GateResult:
                           emergency_flag=bool(getattr(args, "emergency", False)), locate=locate)
         result.details["replayed_from"] = args.replay
         return result
+    emergency = config.emergency
     facts = fetch_facts(args, run, config.teams(),
-                        config.emergency.label if config.emergency else None,
-                        config.emergency.approved_label if config.emergency else None,
-                        config.emergency.lookback_days if config.emergency else 90)
+                        emergency_label=emergency.label if emergency else None,
+                        approved_label=emergency.approved_label if emergency else None,
+                        lookback_days=emergency.lookback_days if emergency else 90)
     return gate.run(facts, config, environment=run.environment_name(),
                     emergency_flag=bool(getattr(args, "emergency", False)), locate=locate)
 
 
-def fetch_facts(args: argparse.Namespace, run: RunContext, teams: tuple[str, ...],
+def fetch_facts(args: argparse.Namespace, run: RunContext, teams: tuple[str, ...], *,
                 emergency_label: str | None, approved_label: str | None,
                 lookback_days: int) -> ChangeFacts:
     """Ask the forge the CI context (or the flags) point at; check it is the change CI checks."""
@@ -87,7 +89,8 @@ def fetch_facts(args: argparse.Namespace, run: RunContext, teams: tuple[str, ...
     facts = forge.fetch(FetchRequest(
         repository=repository, number=number, base_branch=change.ref if change.number
         == number else None, teams=teams, emergency_label=emergency_label,
-        approved_label=approved_label, lookback_days=lookback_days))
+        approved_label=approved_label,
+        merged_since=date.today() - timedelta(days=lookback_days)))
     same_change = change.platform == platform and change.number == number
     if same_change and change.head and change.head != facts.head_sha:
         raise ChangegateError(

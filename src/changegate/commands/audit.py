@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -86,7 +86,7 @@ def execute(args: argparse.Namespace, run: RunContext) -> GateResult:
         service=getattr(args, "service", None), service_url=getattr(args, "service_url", None),
         fail_on=getattr(args, "fail_on", None), no_cache=bool(getattr(args, "no_db_cache", False)))
     try:
-        config = AuditConfig.from_settings(run.gate_settings("audit"), locate)
+        config = AuditConfig.from_settings(_settings(run), locate)
         audit = run_gate(request, config)
     except ChangegateError as exc:
         if gitlab_path:
@@ -94,6 +94,22 @@ def execute(args: argparse.Namespace, run: RunContext) -> GateResult:
         raise
     _write_reports(args, run, audit, gitlab_path)
     return audit.result
+
+
+def _settings(run: RunContext) -> dict[str, Any]:
+    """`gates.audit` merged with the environment's overrides.
+
+    Outside a git checkout (an `audit --lock FILE` run on an unpacked release) there is no ref
+    for an environment to match, so only `gates.audit` applies, as the sbom command would read
+    it; asking the change for its ref would fail for want of git.
+    """
+    policy = run.policy()
+    if policy is None:
+        return {}
+    in_git = any((p / ".git").exists() for p in (run.workdir, *run.workdir.parents))
+    if not in_git and run.environment_override is None:
+        return policy.gate_settings("audit", None)
+    return run.gate_settings("audit")
 
 
 def _write_reports(args: argparse.Namespace, run: RunContext, audit: AuditRun,

@@ -99,12 +99,18 @@ def _instance(args: argparse.Namespace, settings: SignSettings,
 def _jobs(args: argparse.Namespace, settings: SignSettings, run: RunContext,
           facts: CIFacts) -> list[Job]:
     from changegate.gates.sigstore import predicates
-    from changegate.gates.sigstore.artifacts import bundle_path, expand, from_argument
+    from changegate.gates.sigstore.artifacts import (
+        bundle_path,
+        command_line,
+        expand,
+        from_argument,
+    )
     from changegate.gates.sigstore.signing import Job
     from changegate.gates.sigstore.statement import short_name
 
     if args.artifacts:
-        names, base = list(args.artifacts), Path.cwd()
+        base = Path.cwd()
+        names = command_line(args.artifacts, base)
     else:
         names = expand(settings.artifacts, run.workdir, setting="gates.sign.artifacts")
         base = run.workdir

@@ -175,12 +175,18 @@ def _trust(args: argparse.Namespace, settings: VerifySettings, run: RunContext) 
 
 def _items(args: argparse.Namespace, settings: VerifySettings, run: RunContext,
            predicate_type: str | None) -> list[Item]:
-    from changegate.gates.sigstore.artifacts import expand, find_bundle, from_argument
+    from changegate.gates.sigstore.artifacts import (
+        command_line,
+        expand,
+        find_bundle,
+        from_argument,
+    )
     from changegate.gates.sigstore.statement import predicate_uri, short_name
     from changegate.gates.sigstore.verify_gate import Item
 
     if args.artifacts:
-        names, base = list(args.artifacts), Path.cwd()
+        base = Path.cwd()
+        names = command_line(args.artifacts, base)
     else:
         names = expand(settings.artifacts, run.workdir, setting="gates.verify.artifacts")
         base = run.workdir

@@ -179,7 +179,7 @@ def _summary(loaded: LoadedChange, predicate: Mapping[str, Any], ext: Mapping[st
         facts.append(("Unsigned because", str(signature.get("reason") or "")))
     else:
         facts.append(("Signed by", str(signature.get("identity") or "")))
-    return Section("Summary", facts=facts)
+    return Section("Summary", facts=[(k, v) for k, v in facts if v != ""])
 
 
 def _verification(verification: Verification | None, command: str,

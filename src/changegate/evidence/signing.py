@@ -114,25 +114,36 @@ def check_bundle_payload(bundle: str | bytes, statement: bytes) -> None:
 
 
 class SigstoreSigner:
-    """`Signer` over sigstore-python's `Signer` (from `SigningContext.signer(token)`)."""
+    """`Signer` over sigstore-python's `Signer` (from `SigningContext.signer(token)`).
 
-    def __init__(self, signer: SigstoreApiSigner, identity: str, issuer: str) -> None:
+    The identity and issuer are read from the Fulcio certificate of the first signature unless
+    given: that is exactly what a verifier will match, whatever the token's claims were.
+    """
+
+    def __init__(self, signer: SigstoreApiSigner, identity: str | None = None,
+                 issuer: str | None = None) -> None:
         self._signer = signer
         self._identity = identity
         self._issuer = issuer
 
     @property
     def identity(self) -> str:
-        return self._identity
+        return self._identity or ""
 
     @property
     def issuer(self) -> str:
-        return self._issuer
+        return self._issuer or ""
 
     def sign_dsse(self, statement: bytes) -> str:
         from sigstore.dsse import Statement
 
         bundle = self._signer.sign_dsse(Statement(statement))
+        if self._identity is None or self._issuer is None:
+            from changegate.gates.sigstore.identity import read_certificate
+
+            facts = read_certificate(bundle.signing_certificate)
+            self._identity = self._identity or facts.identity
+            self._issuer = self._issuer or facts.issuer
         return bundle.to_json()
 
 

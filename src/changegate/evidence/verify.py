@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from changegate.evidence import statements as st
-from changegate.evidence.canonical import GENESIS, sha256_hex
+from changegate.evidence.canonical import sha256_hex
 from changegate.evidence.ledger import ParsedLine, entry_hash, read
 from changegate.evidence.merkle import MerkleAccumulator
 from changegate.evidence.signing import BundleVerifier, SignatureError, check_bundle_payload
@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from changegate.evidence.stores import StoreIssue
 
 HEX64 = re.compile(r"^[0-9a-f]{64}$")
+GENESIS_BYTES = bytes(32)  # the genesis `prev`: 64 zeros
 
 
 @dataclass(frozen=True)
@@ -87,36 +88,42 @@ class Verification:
                 "warnings": [w.to_json() for w in self.warnings]}
 
 
-@dataclass
+@dataclass(slots=True)
 class _Item:
+    """What the chain analysis keeps of an entry: small, so a million entries fit in memory."""
+
     position: int
     location: str
     index: int
-    hash: str
-    prev: str
-    entry: dict[str, Any]
+    hash: bytes
+    prev: bytes
+    self_ok: bool
+    kind: str | None = None
+    checkpoint: dict[str, Any] | None = None
+
+    @property
+    def hex(self) -> str:
+        return self.hash.hex()
 
 
 def verify_store(store: Store, *, verifier: BundleVerifier | None = None,
                  require_signed: bool = False, expect_head: str | None = None,
                  expect_size: int | None = None, record: str | None = None) -> Verification:
     report = Verification(store=store.label)
-    items = _parse(read(store), report)
+    records = _RecordChecker(store, report, verifier=verifier, require_signed=require_signed)
+    items = _parse(read(store), report, records)
     report.entries = len(items)
     genuine = _sequence(items, report)
     _checkpoints(genuine, report)
     if genuine:
         last = genuine[-1]
-        report.head, report.size = last.hash, last.index + 1
-    referenced = _records(store, genuine, report, verifier, require_signed)
+        report.head, report.size = last.hex, last.index + 1
+    records.finish()
     _anchors(genuine, report, expect_head, expect_size)
-    if record is not None:
-        changes = {i.entry["record"]["sha256"] for i in genuine
-                   if i.entry.get("kind") == "change" and isinstance(i.entry.get("record"), dict)}
-        if record.lower() not in changes:
-            report.problems.append(Problem(
-                "record-missing", f"change record {record} is not in this ledger"))
-    _unledgered(store, referenced, report)
+    if record is not None and record.lower() not in records.changes:
+        report.problems.append(Problem(
+            "record-missing", f"change record {record} is not in this ledger"))
+    _unledgered(store, records.ledgered, report)
     for issue in store.audit():
         report.problems.append(_store_problem(issue))
     return report
@@ -125,7 +132,13 @@ def verify_store(store: Store, *, verifier: BundleVerifier | None = None,
 # -- parsing ------------------------------------------------------------------------------
 
 
-def _parse(lines: Iterable[ParsedLine], report: Verification) -> list[_Item]:
+def _digest(value: str) -> bytes:
+    return bytes.fromhex(value) if HEX64.match(value) else b""
+
+
+def _parse(lines: Iterable[ParsedLine], report: Verification,
+           records: _RecordChecker) -> list[_Item]:
+    """One streaming pass: entry hashes, record checks; keeps only what the chain needs."""
     items: list[_Item] = []
     for line in lines:
         entry = line.entry
@@ -139,11 +152,17 @@ def _parse(lines: Iterable[ParsedLine], report: Verification) -> list[_Item]:
             report.problems.append(Problem("changed", "the entry lacks a valid index, hash or "
                                            "prev; it was altered", None, line.location))
             continue
-        if entry_hash(entry) != digest:
+        self_ok = entry_hash(entry) == digest
+        if not self_ok:
             report.problems.append(Problem(
                 "changed", "the entry's content does not match its hash: it was edited after it "
                 "was written", index, line.location))
-        items.append(_Item(line.position, line.location, index, digest, prev, entry))
+        kind = entry.get("kind")
+        point = entry.get("checkpoint")
+        items.append(_Item(line.position, line.location, index, _digest(digest), _digest(prev),
+                           self_ok, kind if isinstance(kind, str) else None,
+                           point if isinstance(point, dict) else None))
+        records.check(index, line.location, entry)
     return items
 
 
@@ -153,23 +172,17 @@ def _parse(lines: Iterable[ParsedLine], report: Verification) -> list[_Item]:
 def _sequence(items: list[_Item], report: Verification) -> list[_Item]:
     """The genuine entries in index order; reports inserted, reordered, deleted and relinked."""
     items = _drop_duplicates(items, report)
-    backbone_positions = set(_longest_increasing(items))
-    on_backbone = {items[p].index: items[p] for p in backbone_positions}
-    by_index = dict(on_backbone)
+    backbone = set(_longest_increasing(items))
+    by_index = {items[p].index: items[p] for p in backbone}
     for position, item in enumerate(items):
-        if position in backbone_positions:
-            continue
-        if item.index in by_index:  # duplicates were resolved already; defensive
-            report.problems.append(Problem("inserted", "the entry repeats an index",
-                                           item.index, item.location))
-            continue
-        by_index[item.index] = item
+        if position not in backbone:
+            by_index[item.index] = item  # duplicates are gone: this index is free
     # Off-backbone entries whose links fit their index moved; the others were inserted.
     for position, item in enumerate(items):
-        if position in backbone_positions or by_index.get(item.index) is not item:
+        if position in backbone:
             continue
         before, after = by_index.get(item.index - 1), by_index.get(item.index + 1)
-        fits = ((item.index == 0 and item.prev == GENESIS)
+        fits = ((item.index == 0 and item.prev == GENESIS_BYTES)
                 or (before is not None and before.hash == item.prev)
                 or (after is not None and after.prev == item.hash))
         if fits:
@@ -201,22 +214,22 @@ def _drop_duplicates(items: list[_Item], report: Verification) -> list[_Item]:
         def score(item: _Item, successors: list[_Item] = successors,
                   predecessors: list[_Item] = predecessors, index: int = index) -> int:
             linked_after = any(s.prev == item.hash for s in successors)
-            linked_before = (item.prev == GENESIS if index == 0
+            linked_before = (item.prev == GENESIS_BYTES if index == 0
                              else any(p.hash == item.prev for p in predecessors))
-            return 2 * linked_after + linked_before + (entry_hash(item.entry) == item.hash)
+            return 2 * linked_after + linked_before + item.self_ok
 
         keep = max(group, key=lambda item: (score(item), -item.position))
         for item in group:
             if item is not keep:
-                losers.add(id(item))
+                losers.add(item.position)
                 report.problems.append(Problem(
                     "inserted", f"a second entry claims index {index} (the genuine one is at "
                     f"{keep.location})", index, item.location))
-    return [item for item in items if id(item) not in losers]
+    return [item for item in items if item.position not in losers]
 
 
 def _longest_increasing(items: list[_Item]) -> list[int]:
-    """Positions of a longest strictly increasing run of indexes (patience sorting)."""
+    """Positions (in `items`) of a longest strictly increasing run of indexes."""
     tails: list[int] = []
     tail_pos: list[int] = []
     parent: list[int] = [-1] * len(items)
@@ -249,7 +262,7 @@ def _links(genuine: list[_Item], report: Verification) -> None:
             report.problems.append(Problem(
                 "deleted", f"{span} missing{after}, before entry {item.index}",
                 item.index, item.location))
-        elif item.index == 0 and item.prev != GENESIS:
+        elif item.index == 0 and item.prev != GENESIS_BYTES:
             report.problems.append(Problem(
                 "changed", "the first entry does not start the chain (its prev is not the "
                 "genesis value)", 0, item.location))
@@ -268,18 +281,17 @@ def _checkpoints(genuine: list[_Item], report: Verification) -> None:
     contiguous = True
     for expected, item in enumerate(genuine):
         contiguous = contiguous and item.index == expected
-        point = item.entry.get("checkpoint")
-        if item.entry.get("kind") == "checkpoint":
+        if item.kind == "checkpoint":
             report.checkpoints += 1
             if contiguous:
-                _one_checkpoint(item, point, acc, report)
+                _one_checkpoint(item, acc, report)
         if contiguous:
-            acc.append(bytes.fromhex(item.hash) if HEX64.match(item.hash) else item.hash.encode())
+            acc.append(item.hash)
 
 
-def _one_checkpoint(item: _Item, point: object, acc: MerkleAccumulator,
-                    report: Verification) -> None:
-    if not isinstance(point, dict):
+def _one_checkpoint(item: _Item, acc: MerkleAccumulator, report: Verification) -> None:
+    point = item.checkpoint
+    if point is None:
         report.problems.append(Problem("changed", "a checkpoint entry without its checkpoint",
                                        item.index, item.location))
         return
@@ -296,107 +308,113 @@ def _one_checkpoint(item: _Item, point: object, acc: MerkleAccumulator,
 # -- records ------------------------------------------------------------------------------
 
 
-def _records(store: Store, genuine: list[_Item], report: Verification,
-             verifier: BundleVerifier | None, require_signed: bool) -> set[str]:
-    referenced: set[str] = set()
-    ledgered = {i.entry["record"]["sha256"] for i in genuine
-                if isinstance(i.entry.get("record"), dict)
-                and isinstance(i.entry["record"].get("sha256"), str)}
-    for item in genuine:
-        descriptor = item.entry.get("record")
+class _RecordChecker:
+    """Checks each entry's record as the ledger streams by; cross-record checks in `finish`."""
+
+    def __init__(self, store: Store, report: Verification, *,
+                 verifier: BundleVerifier | None, require_signed: bool) -> None:
+        self.store = store
+        self.report = report
+        self.verifier = verifier
+        self.require_signed = require_signed
+        self.ledgered: set[str] = set()
+        self.changes: set[str] = set()
+        self._inputs: list[tuple[int, str, list[str]]] = []
+
+    def check(self, index: int, location: str, entry: dict[str, Any]) -> None:
+        descriptor = entry.get("record")
         if not isinstance(descriptor, dict):
-            continue
+            return
         digest = descriptor.get("sha256")
         if not isinstance(digest, str) or not HEX64.match(digest):
-            report.problems.append(Problem("changed", "the entry's record digest is malformed",
-                                           item.index, item.location))
-            continue
-        referenced.update({record_key(digest), bundle_key(digest)})
-        data = store.get(record_key(digest))
-        report.records += 1
-        if data is None:
-            report.problems.append(Problem(
-                "record-missing", f"record {digest[:16]}… ({store.uri(record_key(digest))}) "
-                "was deleted", item.index, item.location))
-            continue
-        if sha256_hex(data) != digest:
-            report.problems.append(Problem(
-                "record-changed", f"record {store.uri(record_key(digest))} no longer has the "
-                "digest the ledger holds: it was edited", item.index, item.location))
-            continue
-        _signature(store, item, descriptor, data, report, verifier=verifier,
-                   require_signed=require_signed)
-        kind = item.entry.get("kind")
-        if kind in ("change", "checkpoint"):
-            _content(item, data, report, ledgered)
+            self._problem("changed", "the entry's record digest is malformed", index, location)
+            return
+        self.ledgered.add(digest)
+        kind = entry.get("kind")
         if kind == "change":
-            report.changes += 1
-    return referenced
+            self.changes.add(digest)
+            self.report.changes += 1
+        self.report.records += 1
+        key = record_key(digest)
+        data = self.store.get(key)
+        if data is None:
+            self._problem("record-missing", f"record {digest[:16]}… ({self.store.uri(key)}) "
+                          "was deleted", index, location)
+            return
+        if sha256_hex(data) != digest:
+            self._problem("record-changed", f"record {self.store.uri(key)} no longer has the "
+                          "digest the ledger holds: it was edited", index, location)
+            return
+        self._signature(index, location, descriptor, data)
+        if kind in ("change", "checkpoint"):
+            self._content(index, location, entry, data)
 
+    def finish(self) -> None:
+        """Every input a change record names must itself be a ledgered record."""
+        for index, location, inputs in self._inputs:
+            for digest in inputs:
+                if digest not in self.ledgered:
+                    self._problem("record-missing", f"input statement {digest[:16]}… named by "
+                                  "the change record is not in the ledger: its entry was "
+                                  "deleted", index, location)
 
-def _signature(store: Store, item: _Item, descriptor: dict[str, Any], data: bytes,
-               report: Verification, *, verifier: BundleVerifier | None,
-               require_signed: bool) -> None:
-    signature = descriptor.get("signature") or {}
-    if signature.get("status") != "signed":
-        report.unsigned += 1
-        if require_signed:
-            report.problems.append(Problem(
-                "unsigned", f"the record is unsigned ({signature.get('reason')}) and signatures "
-                "are required", item.index, item.location))
-        return
-    report.signed += 1
-    key = bundle_key(descriptor["sha256"])
-    bundle = store.get(key)
-    if bundle is None:
-        report.problems.append(Problem("bundle-missing", f"signature bundle {store.uri(key)} "
-                                       "was deleted", item.index, item.location))
-        return
-    if sha256_hex(bundle) != signature.get("bundle_sha256"):
-        report.problems.append(Problem("bundle-changed", f"signature bundle {store.uri(key)} "
-                                       "was replaced or edited", item.index, item.location))
-        return
-    try:
-        check_bundle_payload(bundle, data)
-        if verifier is not None:
-            verifier.verify_dsse(bundle.decode("utf-8"), data)
-            report.signatures_checked += 1
-    except SignatureError as exc:
-        report.problems.append(Problem("signature-invalid", str(exc), item.index, item.location))
+    def _problem(self, kind: str, message: str, index: int, location: str) -> None:
+        self.report.problems.append(Problem(kind, message, index, location))
 
+    def _signature(self, index: int, location: str, descriptor: dict[str, Any],
+                   data: bytes) -> None:
+        signature = descriptor.get("signature") or {}
+        if signature.get("status") != "signed":
+            self.report.unsigned += 1
+            if self.require_signed:
+                self._problem("unsigned", f"the record is unsigned ({signature.get('reason')}) "
+                              "and signatures are required", index, location)
+            return
+        self.report.signed += 1
+        key = bundle_key(descriptor["sha256"])
+        bundle = self.store.get(key)
+        if bundle is None:
+            self._problem("bundle-missing", f"signature bundle {self.store.uri(key)} was "
+                          "deleted", index, location)
+            return
+        if sha256_hex(bundle) != signature.get("bundle_sha256"):
+            self._problem("bundle-changed", f"signature bundle {self.store.uri(key)} was "
+                          "replaced or edited", index, location)
+            return
+        try:
+            check_bundle_payload(bundle, data)
+            if self.verifier is not None:
+                self.verifier.verify_dsse(bundle.decode("utf-8"), data)
+                self.report.signatures_checked += 1
+        except SignatureError as exc:
+            self._problem("signature-invalid", str(exc), index, location)
 
-def _content(item: _Item, data: bytes, report: Verification, ledgered: set[str]) -> None:
-    """The change record and checkpoint statements must agree with their ledger entries."""
-    try:
-        document = json.loads(data)
-        predicate = document["predicate"]
-    except (ValueError, KeyError, TypeError):
-        report.problems.append(Problem("record-changed", "the record is not an in-toto statement",
-                                       item.index, item.location))
-        return
-    entry = item.entry
-    if entry.get("kind") == "checkpoint":
-        point = entry.get("checkpoint") or {}
-        if (predicate.get("rootHash") != point.get("root")
-                or predicate.get("treeSize") != point.get("tree_size")):
-            report.problems.append(Problem(
-                "checkpoint-mismatch", "the checkpoint entry and its (signed) statement disagree "
-                "on the tree", item.index, item.location))
-        return
-    if document.get("predicateType") != st.VSA:
-        report.problems.append(Problem("changed", "the change entry points at a record that is "
-                                       "not a change record", item.index, item.location))
-        return
-    if predicate.get("verificationResult") != entry.get("verdict"):
-        report.problems.append(Problem(
-            "changed", f"the entry says {entry.get('verdict')} but the change record says "
-            f"{predicate.get('verificationResult')}", item.index, item.location))
-    for source in predicate.get("inputAttestations") or []:
-        digest = (source.get("digest") or {}).get("sha256") if isinstance(source, dict) else None
-        if digest not in ledgered:
-            report.problems.append(Problem(
-                "record-missing", f"input statement {str(digest)[:16]}… named by the change "
-                "record is not in the ledger: its entry was deleted", item.index, item.location))
+    def _content(self, index: int, location: str, entry: dict[str, Any], data: bytes) -> None:
+        """The change record and checkpoint statements must agree with their ledger entries."""
+        try:
+            document = json.loads(data)
+            predicate = document["predicate"]
+        except (ValueError, KeyError, TypeError):
+            self._problem("record-changed", "the record is not an in-toto statement", index,
+                          location)
+            return
+        if entry.get("kind") == "checkpoint":
+            point = entry.get("checkpoint") or {}
+            if (predicate.get("rootHash") != point.get("root")
+                    or predicate.get("treeSize") != point.get("tree_size")):
+                self._problem("checkpoint-mismatch", "the checkpoint entry and its (signed) "
+                              "statement disagree on the tree", index, location)
+            return
+        if document.get("predicateType") != st.VSA:
+            self._problem("changed", "the change entry points at a record that is not a change "
+                          "record", index, location)
+            return
+        if predicate.get("verificationResult") != entry.get("verdict"):
+            self._problem("changed", f"the entry says {entry.get('verdict')} but the change "
+                          f"record says {predicate.get('verificationResult')}", index, location)
+        inputs = [str((item.get("digest") or {}).get("sha256"))
+                  for item in predicate.get("inputAttestations") or [] if isinstance(item, dict)]
+        self._inputs.append((index, location, inputs))
 
 
 def _anchors(genuine: list[_Item], report: Verification, expect_head: str | None,
@@ -405,17 +423,16 @@ def _anchors(genuine: list[_Item], report: Verification, expect_head: str | None
         report.problems.append(Problem(
             "truncated", f"the ledger holds {report.size} entries but {expect_size} were "
             f"expected: entries {report.size}..{expect_size - 1} were deleted"))
-    if expect_head is not None:
-        hashes = {i.hash: i for i in genuine}
-        if expect_head.lower() not in hashes:
-            report.problems.append(Problem(
-                "truncated", f"the expected head {expect_head[:16]}… is not in the ledger: the "
-                "ledger was truncated or rewritten after it"))
+    if expect_head is not None and _digest(expect_head.lower()) not in {i.hash for i in genuine}:
+        report.problems.append(Problem(
+            "truncated", f"the expected head {expect_head[:16]}… is not in the ledger: the "
+            "ledger was truncated or rewritten after it"))
 
 
-def _unledgered(store: Store, referenced: set[str], report: Verification) -> None:
+def _unledgered(store: Store, ledgered: set[str], report: Verification) -> None:
     for key in store.keys(RECORDS):
-        if key not in referenced:
+        digest = key[len(RECORDS):].split(".", 1)[0]
+        if digest not in ledgered:
             report.warnings.append(Problem(
                 "unledgered", f"{store.uri(key)} is in the store but in no ledger entry (an "
                 "interrupted run, or a planted file: it is not evidence)"))

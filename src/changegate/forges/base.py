@@ -41,7 +41,7 @@ class ForgeSettings:
     graphql_url: str | None = None
     timeout: float = DEFAULT_TIMEOUT
     max_rate_wait: float = DEFAULT_MAX_RATE_WAIT
-    token_kind: str = "token"  # GitLab: private, job; GitHub: token
+    token_kind: str = "token"  # noqa: S105 - GitLab: private, job; GitHub: token
     token_source: str | None = None  # the variable it came from, for error messages
 
 

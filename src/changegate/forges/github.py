@@ -124,13 +124,10 @@ class GitHubForge:
     name = "github"
 
     def __init__(self, settings: ForgeSettings) -> None:
-        from github import Auth, Github, GithubRetry
+        from github import Auth, Github
 
         self.settings = settings
-        retry = GithubRetry(total=2, backoff_factor=0.5,
-                            max_rate_limit_wait=settings.max_rate_wait,
-                            secondary_rate_wait=min(60.0, settings.max_rate_wait),
-                            status_forcelist=[429, 500, 502, 503, 504])
+        retry = capped_retry(settings.max_rate_wait)
         self._github = Github(auth=Auth.Token(settings.token) if settings.token else None,
                               # PyGithub insists on whole seconds.
                               base_url=settings.api_url, timeout=math.ceil(settings.timeout),
@@ -174,7 +171,8 @@ class GitHubForge:
                          f"{_team_members(None)} }} }}")
         if request.emergency_label:
             definitions.append("$emergencyQuery: String!")
-            since = (datetime.now(timezone.utc) - timedelta(days=request.lookback_days)).date()
+            since = request.merged_since or (datetime.now(timezone.utc) - timedelta(days=90)
+                                             ).date()
             base = f"base:{json.dumps(request.base_branch)} " if request.base_branch else ""
             variables["emergencyQuery"] = (
                 f"repo:{request.repository} is:pr is:merged {base}"
@@ -240,7 +238,8 @@ class GitHubForge:
                 "POST", self._graphql_url, input={"query": query, "variables": variables})
         except RateLimitExceededExceedsMaxWait as exc:
             raise ChangegateError(
-                FORGE_RATE_LIMITED, f"GitHub's rate limit would need a wait of {exc.wait:.0f} s, "
+                FORGE_RATE_LIMITED, f"GitHub's rate limit would need a wait of "
+                f"{exc.wait or 0:.0f} s, "
                 f"more than the {self.settings.max_rate_wait:.0f} s allowed",
                 fix="re-run the job later, or use a token with its own rate limit (a GitHub "
                     "App installation token)") from exc
@@ -539,6 +538,30 @@ class GitHubForge:
                                      approvers=tuple(sorted(approvers)),
                                      excluded=tuple(sorted(excluded))))
         return tuple(out)
+
+
+def capped_retry(max_wait: float) -> Any:
+    """`GithubRetry` (rate limits, 5xx, `Retry-After`) that never sleeps longer than `max_wait`.
+
+    GithubRetry caps waits for rate-limit *resets*, but a `Retry-After` header is slept by
+    urllib3 itself, however long it is; a CI job must not sit for an hour, so a longer
+    `Retry-After` raises instead (and the run is inconclusive).
+    """
+    from github import GithubRetry
+    from github.GithubException import RateLimitExceededExceedsMaxWait
+
+    class CappedRetry(GithubRetry):
+        def get_retry_after(self, response: Any) -> float | None:
+            wait = super().get_retry_after(response)
+            if wait is not None and wait > max_wait:
+                raise RateLimitExceededExceedsMaxWait(
+                    int(response.status), {"message": f"Retry-After: {wait:.0f}"},
+                    dict(response.headers), wait=wait)
+            return wait
+
+    return CappedRetry(total=2, backoff_factor=0.5, max_rate_limit_wait=max_wait,
+                       secondary_rate_wait=min(60.0, max_wait),
+                       status_forcelist=[429, 500, 502, 503, 504])
 
 
 def head_commit_pusher(commits: tuple[Commit, ...], head: str) -> Pusher:

@@ -91,7 +91,7 @@ class GitLabForge:
         self.settings = settings
         server = settings.api_url.removesuffix("/api/v4")
         kwargs: dict[str, Any] = {}
-        if settings.token and settings.token_kind == "job":
+        if settings.token and settings.token_kind == "job":  # noqa: S105 - a kind, not a token
             kwargs["job_token"] = settings.token
         elif settings.token:
             kwargs["private_token"] = settings.token
@@ -405,9 +405,9 @@ class GitLabForge:
     def _emergencies(self, project: str, request: FetchRequest) -> tuple[PastEmergency, ...]:
         if not request.emergency_label:
             return ()
-        since = datetime.now(timezone.utc) - timedelta(days=request.lookback_days)
+        since = request.merged_since or (datetime.now(timezone.utc) - timedelta(days=90)).date()
         query: dict[str, Any] = {"state": "merged", "labels": request.emergency_label,
-                                 "updated_after": since.isoformat()}
+                                 "updated_after": f"{since.isoformat()}T00:00:00Z"}
         if request.base_branch:
             query["target_branch"] = request.base_branch
         try:

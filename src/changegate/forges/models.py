@@ -11,6 +11,7 @@ from __future__ import annotations
 import enum
 import json
 from dataclasses import asdict, dataclass, field
+from datetime import date
 from typing import Any
 
 
@@ -180,7 +181,7 @@ class FetchRequest:
 
     `teams` are every team the policy names (fetched whether or not a rule applies, so the
     recorded facts are enough to replay any policy variant); `emergency_label` turns on the
-    lookup of earlier emergency changes merged into `base_branch` within `lookback_days`.
+    lookup of earlier emergency changes merged into `base_branch` since `merged_since`.
     """
 
     repository: str
@@ -189,4 +190,4 @@ class FetchRequest:
     teams: tuple[str, ...] = ()
     emergency_label: str | None = None
     approved_label: str | None = None
-    lookback_days: int = 90
+    merged_since: date | None = None  # emergencies merged on or after this day

@@ -73,9 +73,13 @@ class DirectoryStore:
         base = self.root / prefix
         if not base.is_dir():
             return
-        for path in sorted(base.rglob("*")):
-            if path.is_file() and not path.name.startswith("."):
-                yield path.relative_to(self.root).as_posix()
+        # Names, not Path objects: a store of a million records is listed in a few MB.
+        for top, dirs, files in os.walk(base):
+            dirs.sort()
+            rel = Path(top).relative_to(self.root).as_posix()
+            for name in sorted(files):
+                if not name.startswith("."):
+                    yield f"{rel}/{name}"
 
     def ledger_lines(self) -> Iterator[LedgerLine]:
         path = self.root / LEDGER

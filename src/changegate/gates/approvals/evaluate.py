@@ -276,12 +276,13 @@ def evaluate(facts: ChangeFacts, config: ApprovalsConfig, *, environment: str | 
 
     decision = Decision(head=head, rules=outcomes, reviewers=reviewers, exclusions=exclusions,
                         changes_requested=blockers, emergency=None, owed=[])
-    decision.emergency = _emergency(facts, config, environment, emergency_flag, decision, now)
+    decision.emergency = _emergency(facts, config, environment, flag=emergency_flag,
+                                    decision=decision, now=now)
     decision.owed = _owed(facts, config, now)
     return decision
 
 
-def _emergency(facts: ChangeFacts, config: ApprovalsConfig, environment: str | None,
+def _emergency(facts: ChangeFacts, config: ApprovalsConfig, environment: str | None, *,
                flag: bool, decision: Decision, now: datetime) -> EmergencyOutcome | None:
     policy = config.emergency
     by_label = policy is not None and policy.label in facts.labels

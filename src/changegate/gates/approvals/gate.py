@@ -69,8 +69,8 @@ def run(facts: ChangeFacts, config: ApprovalsConfig, *, environment: str | None,
     emergency = decision.emergency
     bypass = emergency is not None and emergency.allowed
     failed = (not decision.rules_satisfied and not bypass) or bool(decision.changes_requested)
-    failed = failed or any(o.overdue for o in decision.owed) and (
-        config.emergency is not None and config.emergency.overdue == "fail")
+    failed = failed or (any(o.overdue for o in decision.owed) and (
+        config.emergency is not None and config.emergency.overdue == "fail"))
     applicable = [o for o in decision.rules if o.applies]
     satisfied = sum(1 for o in applicable if o.satisfied)
     what = f"#{facts.number}" if facts.platform == "github" else f"!{facts.number}"

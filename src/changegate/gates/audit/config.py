@@ -340,8 +340,11 @@ def _versions(value: Any, path: tuple[str | int, ...], locate: Locate) -> tuple[
                      f"specifiers, not {value!r}")
     out = []
     for position, item in enumerate(value):
-        text = _string(str(item) if isinstance(item, (int, float)) and not isinstance(
-            item, bool) else item, (*path, position), locate)
+        if isinstance(item, (int, float)) and not isinstance(item, bool):
+            # YAML reads an unquoted 2.10 as the number 2.1: a different version.
+            raise _error(locate, (*path, position), f"quote the version ({item!r} was read as "
+                         "a number, which can change it: 2.10 becomes 2.1)")
+        text = _string(item, (*path, position), locate)
         try:
             _specifier(text)
         except InvalidSpecifier:

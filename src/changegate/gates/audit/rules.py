@@ -23,7 +23,7 @@ class Rule:
 
     @property
     def help_uri(self) -> str:
-        return HELP_BASE + self.id.lower().replace("_", "-")
+        return HELP_BASE + self.id.lower()
 
 
 RULES: dict[str, Rule] = {rule.id: rule for rule in (

@@ -159,8 +159,9 @@ def select_source(*, workdir: Path, environ: Mapping[str, str], sbom: str | None
     """The command line's source, else the policy's `source`, else a lock file found here.
 
     The policy's `source` is `KIND:PATH` (kind: lock, requirements, python, sbom) or a bare
-    path, whose kind is guessed: a directory or `python*` is an environment, a `.cdx.json`,
-    `.cdx.xml` or `bom.json`/`bom.xml` is an SBOM, `*.txt`/`*.in` requirements, else a lock.
+    path, whose kind is guessed: a directory, `python*`, `.venv` or `venv` is an environment,
+    `*.cdx.json`, `*.cdx.xml`, `bom.json` or `bom.xml` an SBOM, `*.txt`/`*.in` requirements,
+    anything else a lock file.
     """
     for kind, value in (("sbom", sbom), ("requirements", requirements), ("lock", lock),
                         ("python", python)):
@@ -186,7 +187,7 @@ def select_source(*, workdir: Path, environ: Mapping[str, str], sbom: str | None
 
 def _guess_kind(path: Path) -> str:
     name = path.name.lower()
-    if path.is_dir() or name.startswith("python"):
+    if path.is_dir() or name.startswith("python") or name in (".venv", "venv"):
         return "python"
     if name.endswith((".cdx.json", ".cdx.xml")) or name in ("bom.json", "bom.xml"):
         return "sbom"
@@ -306,7 +307,12 @@ def read_cyclonedx_xml(data: bytes, label: str) -> Inventory:
 
     Parsed without network access, DTD loading or entity expansion: an SBOM is untrusted input.
     """
-    from lxml import etree  # type: ignore[import-untyped,unused-ignore]
+    try:
+        from lxml import etree  # type: ignore[import-untyped,unused-ignore]
+    except ImportError:
+        raise InputError(f"{label} is an XML SBOM; reading it needs lxml (install "
+                         "changegate[sbom])", file=label, rule=RULE,
+                         fix="install lxml, or pass the SBOM in CycloneDX JSON") from None
 
     parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False,
                              huge_tree=False)
@@ -323,20 +329,27 @@ def read_cyclonedx_xml(data: bytes, label: str) -> Inventory:
     namespace = etree.QName(root).namespace
     tag = f"{{{namespace}}}"
     packages: list[AuditedPackage] = []
-    for component in root.iter(f"{tag}component"):
-        parent = component.getparent()
-        if parent is not None and etree.QName(parent).localname == "metadata":
-            continue  # the described project itself
-        purl = component.find(f"{tag}purl")
-        version = component.findtext(f"{tag}version")
-        if purl is not None and (purl.text or "").strip().startswith(_PYPI):
-            text = (purl.text or "").strip()
-            name, purl_version = _purl_package(text, label, purl.sourceline)
-            packages.append(AuditedPackage(name, purl_version or version, label,
-                                           purl.sourceline))
-        elif purl is None and "changegate_local=true" in (component.get("bom-ref") or ""):
-            packages.append(AuditedPackage(component.findtext(f"{tag}name") or "?", version,
-                                           label, component.sourceline, local=True))
+
+    def walk(container: Any) -> None:
+        # Only `bom/components` and components nested in them: `metadata` holds the project
+        # itself and the tools that made the SBOM, which are not what the project ships.
+        if container is None:
+            return
+        for component in container.findall(f"{tag}component"):
+            purl = component.find(f"{tag}purl")
+            version = component.findtext(f"{tag}version")
+            if purl is not None and (purl.text or "").strip().startswith(_PYPI):
+                text = (purl.text or "").strip()
+                name, purl_version = _purl_package(text, label, purl.sourceline)
+                packages.append(AuditedPackage(name, purl_version or version, label,
+                                               purl.sourceline))
+            elif purl is None and "changegate_local=true" in (component.get("bom-ref") or ""):
+                packages.append(AuditedPackage(component.findtext(f"{tag}name") or "?",
+                                               version, label, component.sourceline,
+                                               local=True))
+            walk(component.find(f"{tag}components"))
+
+    walk(root.find(f"{tag}components"))
     meta = root.find(f"{tag}metadata/{tag}component")
     project = meta.findtext(f"{tag}name") if meta is not None else None
     project_version = meta.findtext(f"{tag}version") if meta is not None else None

@@ -10,6 +10,7 @@ from the lock file and the database, not from us.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -20,8 +21,16 @@ _ORDER = {"fail": 0, "warn": 1, "below": 2, "suppressed": 3}
 _SEVERITY = {"critical": 0, "high": 1, "medium": 2, "low": 3, "none": 4, "unknown": 5}
 
 
+_PLAIN = re.compile(r"[A-Za-z0-9.,:()+ -]*")
+
+
 def _cell(value: object, limit: int = 200) -> str:
-    return markdown_text(truncate(str(value), limit)) if value not in (None, "") else "-"
+    """Escaped table-cell text; plain version/id text stays readable in the raw Markdown (a
+    table cell never starts a list, so `1.24.1` needs no escaping there)."""
+    if value in (None, ""):
+        return "-"
+    text = truncate(str(value), limit)
+    return text if _PLAIN.fullmatch(text) else markdown_text(text)
 
 
 def _status(item: Mapping[str, Any]) -> str:

@@ -83,6 +83,19 @@ def expand(patterns: Sequence[str], base: Path, *, setting: str) -> list[str]:
     return out
 
 
+def command_line(arguments: Sequence[str], base: Path) -> list[str]:
+    """Command-line artifacts: each a file, a `sha256:` digest, or a glob (for the actions and
+    templates, whose inputs are lines of paths or patterns)."""
+    out: list[str] = []
+    for argument in arguments:
+        if any(c in argument for c in "*?[") and not (base / argument).exists():
+            out.extend(m for m in expand([argument], base, setting="artifact")
+                       if m not in out)
+        elif argument not in out:
+            out.append(argument)
+    return out
+
+
 def bundle_path(artifact: Path, *, suffix: str = ".sigstore.json",
                 output_dir: Path | None = None) -> Path:
     """Where a bundle for `artifact` goes: beside it (`<file>.sigstore.json`) or in a dir."""

@@ -39,7 +39,8 @@ MEDIA_TYPES = {
     "application/vnd.dev.sigstore.bundle+json;version=0.3": "0.3",
     "application/vnd.dev.sigstore.bundle.v0.3+json": "0.3",
 }
-_PLACEHOLDER_PROOF = {"logIndex": "0", "rootHash": "", "treeSize": "0", "hashes": []}
+# Stands in for an absent proof so sigstore's entry model parses; never checked (has_proof).
+_PLACEHOLDER_PROOF = {"logIndex": "0", "rootHash": "", "treeSize": "1", "hashes": []}
 
 
 @dataclass
@@ -47,7 +48,7 @@ class Context:
     """What every verification shares: the trusted root, the verifier, and the policy."""
 
     root: TrustedRoot
-    verifier: Verifier
+    verifier: Verifier | None  # None with --key: a key-only trusted root may list no CA
     policy: IdentityPolicy | None
     key: Any | None = None  # a cryptography public key for --key
     predicate_type: str | None = None
@@ -139,10 +140,10 @@ def verify(data: dict[str, Any], artifact: Artifact, ctx: Context, outcome: Outc
         raise Rejected("KEY_MISMATCH", "the bundle was signed with a managed key, not a "
                                        "certificate: verify it with --key PEM")
     times = _log_evidence(bundle, ctx)
-    if bundle.cert is not None:
+    if bundle.cert is not None and ctx.verifier is not None:
         times += compat.verify_timestamps(ctx.verifier, list(bundle.timestamps),
                                           bundle.signature)
-        _certificate(bundle.cert, times, ctx, outcome)
+        _certificate(bundle.cert, ctx.verifier, times, ctx, outcome)
         public_key: Any = bundle.cert.public_key()
     else:
         public_key = ctx.key
@@ -183,7 +184,7 @@ def _log_evidence(bundle: _Parsed, ctx: Context) -> list[datetime]:
     return times
 
 
-def _certificate(cert: Certificate, times: list[datetime], ctx: Context,
+def _certificate(cert: Certificate, verifier: Verifier, times: list[datetime], ctx: Context,
                  outcome: Outcome) -> None:
     """Chain at the verified time(s), SCT, code-signing profile, then the identity policy."""
     from cryptography import x509
@@ -204,7 +205,7 @@ def _certificate(cert: Certificate, times: list[datetime], ctx: Context,
                            f"{cert.not_valid_before_utc.isoformat()} to "
                            f"{cert.not_valid_after_utc.isoformat()}")
         try:
-            chain = compat.verify_chain_at(ctx.verifier, cert, when)
+            chain = compat.verify_chain_at(verifier, cert, when)
         except VerificationError as exc:
             raise Rejected("UNTRUSTED_CA", str(exc)) from exc
     try:

@@ -58,11 +58,20 @@ class BundleVerifier:
 
     def __init__(self, trust: TrustSource, policy: IdentityPolicy | None, *,
                  key: Any | None = None, predicate_type: str | None = None) -> None:
+        from sigstore.errors import Error
         from sigstore.verify import Verifier
+
+        from changegate.errors import InputError
 
         self.trust = trust
         self.root = trusted_root(trust)
-        self.verifier: Verifier = Verifier(trusted_root=self.root)
+        self.verifier: Verifier | None = None
+        if key is None:
+            try:
+                self.verifier = Verifier(trusted_root=self.root)
+            except Error as exc:
+                raise InputError(f"{trust.name}: cannot verify certificates with it: {exc}",
+                                 file=trust.path, rule="TRUST_ROOT_INVALID") from exc
         self.policy = policy
         self.key = key
         self.predicate_type = predicate_type
@@ -108,7 +117,7 @@ class BundleVerifier:
         except (Error, ValueError) as exc:
             raise Rejected("BUNDLE_INVALID", str(exc)) from exc
         _describe(bundle, outcome)
-        if self._adapter is None:
+        if self._adapter is None or self.verifier is None:
             raise Rejected("NO_IDENTITY_POLICY", "no identity policy", inconclusive=True)
         try:
             envelope = bundle._dsse_envelope
@@ -157,7 +166,7 @@ class BundleVerifier:
             cert = bundle.signing_certificate
             times = [t for t in [compat.integrated_time(entry)] if t is not None]
             stamps = bundle.verification_material.timestamp_verification_data
-            if stamps is not None:
+            if stamps is not None and self.verifier is not None:
                 times += compat.verify_timestamps(
                     self.verifier, [t.as_bytes() for t in stamps.rfc3161_timestamps],
                     bundle.signature)

@@ -37,7 +37,8 @@ REST_PR_COMMITS_CAP = 250  # "Lists a maximum of 250 commits for a pull request.
 class GitHubServer(LocalServer):
     """GitHub's REST and GraphQL APIs for one `Scenario`."""
 
-    def __init__(self, scenario: Scenario, *, token: str | None = "ghs_test_token") -> None:
+    def __init__(self, scenario: Scenario, *,
+                 token: str | None = "ghs_test_token") -> None:  # noqa: S107 - a test server
         super().__init__()
         self.scenario = scenario
         self.token = token
@@ -255,7 +256,7 @@ class _User(Node):
     def resolve_email(self) -> str:
         return self.user.email if self.user else ""
 
-    def resolve_databaseId(self) -> int | None:  # noqa: N802
+    def resolve_databaseId(self) -> int | None:
         return self.user.id if self.user else None
 
     def resolve_id(self) -> str:
@@ -316,7 +317,7 @@ class _Commit(Node):
                           [_GitActor(self.server, p, self.commit.minute) for p in people],
                           args, "authors")
 
-    def resolve_committedDate(self) -> str:  # noqa: N802
+    def resolve_committedDate(self) -> str:
         return at(self.commit.minute)
 
 
@@ -334,13 +335,13 @@ class _Review(Node):
     def resolve_id(self) -> str:
         return f"PRR_{self.review.id or 80_000 + self.index}"
 
-    def resolve_databaseId(self) -> int:  # noqa: N802
+    def resolve_databaseId(self) -> int:
         return self.review.id or 80_000 + self.index
 
     def resolve_state(self) -> str:
         return self.review.state
 
-    def resolve_submittedAt(self) -> str:  # noqa: N802
+    def resolve_submittedAt(self) -> str:
         return at(self.review.minute)
 
     def resolve_author(self) -> _User | None:
@@ -363,7 +364,7 @@ class _LabeledEvent(Node):
     def resolve_actor(self) -> _User | None:
         return _actor(self.server, self.login)
 
-    def resolve_createdAt(self) -> str:  # noqa: N802
+    def resolve_createdAt(self) -> str:
         return at(self.minute)
 
     def resolve_label(self) -> Scalar:
@@ -395,23 +396,23 @@ class _PullRequest(Node):
     def resolve_merged(self) -> bool:
         return self.change.state == "merged"
 
-    def resolve_mergedAt(self) -> str | None:  # noqa: N802
+    def resolve_mergedAt(self) -> str | None:
         minute = self.change.merged_minute
         return at(minute) if minute is not None else None
 
-    def resolve_headRefOid(self) -> str:  # noqa: N802
+    def resolve_headRefOid(self) -> str:
         return self.change.head
 
-    def resolve_headRefName(self) -> str:  # noqa: N802
+    def resolve_headRefName(self) -> str:
         return self.change.head_branch
 
-    def resolve_baseRefName(self) -> str:  # noqa: N802
+    def resolve_baseRefName(self) -> str:
         return self.change.base
 
-    def resolve_baseRefOid(self) -> str:  # noqa: N802
+    def resolve_baseRefOid(self) -> str:
         return self.change.base_sha
 
-    def resolve_headRepository(self) -> Scalar:  # noqa: N802
+    def resolve_headRepository(self) -> Scalar:
         return Scalar("Repository", nameWithOwner=self.server.scenario.full_name,
                       name=self.server.scenario.name)
 
@@ -439,7 +440,7 @@ class _PullRequest(Node):
                  if not states or r.state in states]
         return Connection("PullRequestReviewConnection", nodes, args, "reviews")
 
-    def resolve_timelineItems(self, **args: Any) -> Connection:  # noqa: N802
+    def resolve_timelineItems(self, **args: Any) -> Connection:
         kinds = args.get("itemTypes") or []
         nodes: list[Node] = []
         if not kinds or "LABELED_EVENT" in kinds:
@@ -457,7 +458,7 @@ class _Team(Node):
     def resolve_slug(self) -> str:
         return self.name.split("/", 1)[1]
 
-    def resolve_combinedSlug(self) -> str:  # noqa: N802
+    def resolve_combinedSlug(self) -> str:
         return self.name
 
     def resolve_name(self) -> str:
@@ -493,10 +494,10 @@ class _Repository(Node):
     def __init__(self, server: GitHubServer) -> None:
         self.server = server
 
-    def resolve_nameWithOwner(self) -> str:  # noqa: N802
+    def resolve_nameWithOwner(self) -> str:
         return self.server.scenario.full_name
 
-    def resolve_pullRequest(self, number: int) -> _PullRequest:  # noqa: N802
+    def resolve_pullRequest(self, number: int) -> _PullRequest:
         change = self.server.scenario.changes.get(number)
         if change is None:
             raise FieldError(f"Could not resolve to a PullRequest with the number of {number}.",
@@ -520,7 +521,7 @@ class _Query(Node):
     def __init__(self, server: GitHubServer) -> None:
         self.server = server
 
-    def resolve_rateLimit(self) -> Scalar:  # noqa: N802
+    def resolve_rateLimit(self) -> Scalar:
         return Scalar("RateLimit", cost=1, remaining=self.server.rate_remaining, limit=5000,
                       used=5000 - self.server.rate_remaining, resetAt="2030-01-01T00:00:00Z")
 
@@ -537,29 +538,30 @@ class _Query(Node):
                              f"'{login}'.", "NOT_FOUND")
         return _Organization(self.server, login)
 
-    def resolve_node(self, id: str) -> Node | None:  # noqa: A002
+    def resolve_node(self, id: str) -> Node | None:
         if id.startswith("PR_"):
             change = self.server.scenario.changes.get(int(id[3:]))
             return _PullRequest(self.server, change) if change else None
         return None
 
-    def resolve_search(self, query: str, type: str, **args: Any) -> Connection:  # noqa: A002
+    def resolve_search(self, query: str, type: str, **args: Any) -> Connection:
         terms = _search_terms(query)
         found = []
         for change in sorted(self.server.scenario.changes.values(), key=lambda c: -c.number):
             if terms.get("repo") not in (None, self.server.scenario.full_name):
                 continue
-            if terms.get("is:merged") == "merged" or "is" in terms and terms["is"] == "merged":
-                if change.state != "merged":
-                    continue
+            wants_merged = "merged" in (terms.get("is:merged"), terms.get("is"))
+            if wants_merged and change.state != "merged":
+                continue
             if "label" in terms and terms["label"] not in change.labels:
                 continue
             if "base" in terms and terms["base"] != change.base:
                 continue
             merged_since = terms.get("merged", "")
-            if merged_since.startswith(">=") and change.merged_minute is not None:
-                if at(change.merged_minute)[:10] < date.fromisoformat(merged_since[2:]).isoformat():
-                    continue
+            if merged_since.startswith(">=") and change.merged_minute is not None and (
+                    at(change.merged_minute)[:10]
+                    < date.fromisoformat(merged_since[2:]).isoformat()):
+                continue
             found.append(_PullRequest(self.server, change))
         return Connection("SearchResultItemConnection", found, args, "search",
                           extra={"issueCount": len(found)})

@@ -26,7 +26,7 @@ API = "/api/v4"
 class GitLabServer(LocalServer):
     """GitLab's REST API for one `Scenario` (the project is `owner/name`, id `project_id`)."""
 
-    def __init__(self, scenario: Scenario, *, token: str | None = "glpat-test-token",
+    def __init__(self, scenario: Scenario, *, token: str | None = "glpat-test-token",  # noqa: S107 - a test server
                  job_token: str | None = None) -> None:
         super().__init__()
         self.scenario = scenario
@@ -161,7 +161,7 @@ class GitLabServer(LocalServer):
         items = []
         for change in sorted(self.scenario.changes.values(), key=lambda c: -c.number):
             wanted = {"opened": "open"}.get(q.get("state", ""), q.get("state", ""))
-            if wanted and wanted != "all" and change.state != wanted:
+            if wanted and wanted not in ("all", change.state):
                 continue
             if q.get("target_branch") and change.base != q["target_branch"]:
                 continue

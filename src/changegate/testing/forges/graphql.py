@@ -295,7 +295,7 @@ class Connection(Node):
     """A Relay connection over a list, paginated as GitHub does (1..100 per page)."""
 
     def __init__(self, typename: str, items: Sequence[Any], args: dict[str, Any],
-                 field_name: str, cap: int | None = None,
+                 field_name: str, *, cap: int | None = None,
                  extra: dict[str, Any] | None = None) -> None:
         self.typename = typename
         first, last = args.get("first"), args.get("last")
@@ -324,7 +324,7 @@ class Connection(Node):
         self.has_previous = start > 0
         self.extra = extra or {}
 
-    def resolve_totalCount(self) -> int:  # noqa: N802 - GraphQL field names
+    def resolve_totalCount(self) -> int:
         return self.total
 
     def resolve_nodes(self) -> list[Any]:
@@ -334,7 +334,7 @@ class Connection(Node):
         return [Scalar(f"{self.typename}Edge", node=item, cursor=cursor(i))
                 for i, item in self.page]
 
-    def resolve_pageInfo(self) -> Scalar:  # noqa: N802
+    def resolve_pageInfo(self) -> Scalar:
         return Scalar("PageInfo", hasNextPage=self.has_next, hasPreviousPage=self.has_previous,
                       endCursor=cursor(self.page[-1][0]) if self.page else None,
                       startCursor=cursor(self.page[0][0]) if self.page else None)
@@ -372,9 +372,12 @@ def _select(obj: Node, selections: list[Any], ctx: _Context, path: list[Any]) ->
     out: dict[str, Any] = {}
     for sel in selections:
         if isinstance(sel, Spread):
-            sel = ctx.fragments.get(sel.name)
-            if sel is None:
+            named = ctx.fragments.get(sel.name)
+            if named is None:
                 raise ValidationError("Fragment is not defined")
+            if _applies(named, obj):
+                out.update(_select(obj, named.selections, ctx, path))
+            continue
         if isinstance(sel, InlineFragment):
             if _applies(sel, obj):
                 out.update(_select(obj, sel.selections, ctx, path))

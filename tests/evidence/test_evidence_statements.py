@@ -10,8 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Workspace
-from evidence_support import make_change, sample_results
+from evidence_support import Workspace, make_change, sample_results
 
 from changegate.evidence import statements as st
 from changegate.evidence.canonical import canonical, plain, timestamp, utc_now

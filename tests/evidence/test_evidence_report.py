@@ -9,8 +9,7 @@ import re
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from conftest import Workspace
-from evidence_support import FakeSigner, make_change, sample_results
+from evidence_support import FakeSigner, Workspace, make_change, sample_results
 
 from changegate.evidence import population
 from changegate.evidence.render import render_html, render_markdown

@@ -6,16 +6,17 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import Workspace
+from evidence_support import Workspace
 
 from changegate.cli import main
 
 
 @pytest.fixture
 def results_file(workspace: Workspace) -> Path:
-    """A `check --json` document as the CLI prints it, plus a single-gate document."""
-    from changegate.report.jsonout import document
+    """A `check --json` document as the CLI prints it."""
     from evidence_support import sample_results
+
+    from changegate.report.jsonout import document
 
     check = document(sample_results(workspace.head, workspace.path), aggregate=True)
     path = workspace.path / "check.json"

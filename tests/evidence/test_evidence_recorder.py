@@ -8,8 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Workspace
-from evidence_support import FailingSigner, FakeSigner, FakeVerifier, sample_results
+from evidence_support import FailingSigner, FakeSigner, FakeVerifier, Workspace, sample_results
 
 from changegate.errors import ChangegateError
 from changegate.evidence import statements as st
@@ -76,7 +75,8 @@ def test_inconclusive_gate_fails_closed(workspace: Workspace) -> None:
     outcome = workspace.record(results=results)[0]
     assert outcome["verdict"] == "FAILED"
     entry = list(entries(workspace.store(), "change"))[-1]
-    assert entry["status"] == "error" and entry["gates"] == [{"gate": "verify-commits", "status": "error"}]
+    assert entry["status"] == "error"
+    assert entry["gates"] == [{"gate": "verify-commits", "status": "error"}]
 
 
 def test_no_results_is_not_a_pass(workspace: Workspace) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Workspace
+from evidence_support import Workspace
 
 from changegate.evidence.ledger import entry_hash
 from changegate.evidence.verify import Verification, verify_store
