@@ -43,7 +43,7 @@ zizmor: venv
 
 # pytest exits 5 when it collected no tests; make treats that as the failure it is.
 pytest: venv tools
-	$(BIN)/python -m pytest -n 2 -q
+	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
 
 test: lint typecheck zizmor pytest
 

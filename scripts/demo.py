@@ -29,7 +29,7 @@ version: 1
 environments:
   production:
     match: {branches: [main, "release/*"], tags: ["v*"]}
-    gates: [verify-commits, sbom]
+    gates: [verify-commits, sbom, audit]
 gates:
   verify-commits:
     allowed_signers: .github/allowed_signers
@@ -40,7 +40,16 @@ gates:
     source: requirements:requirements.txt
     output: sbom.cdx.json
     min_hash_coverage: 1.0
+  audit:
+    source: requirements:requirements.txt
+    database: {path: .osv, sha256: 94436490f35eeb776f78a5b6b7f42aaf52b3a45f3fd222aa15b0b60fd6b54fb5}
+    fail_on: medium
+    unknown_severity: warn
+evidence:
+  dir: .changegate/evidence
+  controls: [pci-dss-4.0.1, soc2, iso27001-2022, dora, ssdf]
 """
+DEMO_OSV = ROOT / "tests" / "audit" / "data" / "demo-osv"  # 7 real PyPA advisories
 
 # The sample service's pinned dependencies: a real hash-locked excerpt of changegate's own lock.
 SAMPLE_PINS = ("certifi", "charset-normalizer", "idna", "requests", "urllib3")
@@ -82,6 +91,7 @@ def build(work: Path) -> tuple[SampleRepo, str]:
     requirements, pyproject = sample_requirements()
     (repo.path / "requirements.txt").write_text(requirements)
     (repo.path / "pyproject.toml").write_text(pyproject)
+    shutil.copytree(DEMO_OSV, repo.path / ".osv")
     repo.git("add", "-A")
     base = repo.commit("Add changegate policy and trusted keys", signer=alice,
                        committer=("Alice", "alice@bank.example"))
@@ -106,12 +116,17 @@ def build(work: Path) -> tuple[SampleRepo, str]:
                 committer=("Mallory", "mallory@elsewhere.example"))
     repo.commit("signed with Alice's key by Dave", signer=alice,
                 committer=("Dave", "dave@bank.example"), files={"src/x.py": "# x\n"})
+    pins = (repo.path / "requirements.txt").read_text().split("urllib3==")[0]
+    repo.commit("pin urllib3 back to 2.0.4", signer=alice,
+                committer=("Alice", "alice@bank.example"),
+                files={"requirements.txt": pins + "urllib3==2.0.4\n"})
     repo.git("checkout", "-q", "main")
     return repo, base
 
 
 def check(repo: SampleRepo, base: str, branch: str, name: str) -> int:
     head = repo.git("rev-parse", branch)
+    repo.git("checkout", "-q", branch)  # CI checks out the pull request's head
     out = OUT / name
     out.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
@@ -126,6 +141,7 @@ def check(repo: SampleRepo, base: str, branch: str, name: str) -> int:
     print(f"\n$ changegate check --base {base[:12]} --head {head[:12]}  # {branch}", flush=True)
     proc = subprocess.run(cmd, env=env, check=False)
     print(f"exit code {proc.returncode}", flush=True)
+    repo.git("checkout", "-q", "main")
     return proc.returncode
 
 
@@ -148,7 +164,20 @@ def main() -> int:
     print(f"\nReports written to {OUT.relative_to(ROOT)}/: result.json, result.sarif, "
           "gl-code-quality-report.json, changegate-junit.xml, changegate.env, "
           "summary.md (the GitHub job summary)")
-    expected = good == 0 and bad == 1
+    evidence = repo.path / ".changegate" / "evidence"
+    print("\n$ changegate evidence verify  # the auditor's check of the ledger and records",
+          flush=True)
+    verified = subprocess.run([sys.executable, "-m", "changegate", "evidence", "verify",
+                               "--dir", str(evidence)], check=False).returncode
+    subprocess.run([sys.executable, "-m", "changegate", "evidence", "report", "--dir",
+                    str(evidence), "--all", "--out-dir", str(OUT / "evidence-report")],
+                   check=True)
+    subprocess.run([sys.executable, "-m", "changegate", "evidence", "export", "--dir",
+                    str(evidence), "--format", "csv", "--output",
+                    str(OUT / "evidence-population.csv")], check=True)
+    print(f"Auditor report (HTML + Markdown per change): {OUT.relative_to(ROOT)}/evidence-report/;"
+          f" population: {OUT.relative_to(ROOT)}/evidence-population.csv")
+    expected = good == 0 and bad == 1 and verified == 0
     print("\ndemo:", "OK (good branch passed, bad branch failed as it should)" if expected
           else f"UNEXPECTED (good={good}, bad={bad})")
     return 0 if expected else 1

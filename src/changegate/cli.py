@@ -127,7 +127,7 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
 
 def build_run_context(args: argparse.Namespace, environ: Mapping[str, str]) -> RunContext:
     """Wire the lazily built Change, trusted source and policy for one command invocation."""
-    from changegate.commands import RunContext
+    from changegate.commands import RunContext, inside_git
 
     workdir = Path(args.directory or os.getcwd()).resolve()
 
@@ -140,7 +140,7 @@ def build_run_context(args: argparse.Namespace, environ: Mapping[str, str]) -> R
     def trusted() -> TrustedSource:
         from changegate.policy.source import TrustedSource
 
-        if args.trust_worktree or not _inside_git(workdir):
+        if args.trust_worktree or not inside_git(workdir):
             # Outside a repository there is no base revision a change could weaken: an
             # `sbom --lock FILE` run on a plain directory reads its policy from disk.
             return TrustedSource(workdir, None)
@@ -161,10 +161,6 @@ def build_run_context(args: argparse.Namespace, environ: Mapping[str, str]) -> R
                      policy_factory=policy, trusted_factory=trusted,
                      environment_override=args.environment)
     return run
-
-
-def _inside_git(workdir: Path) -> bool:
-    return any((parent / ".git").exists() for parent in (workdir, *workdir.parents))
 
 
 def run_gate_command(name: str, module: Any, args: argparse.Namespace,

@@ -63,6 +63,8 @@ def render_all(results: list[GateResult], args: argparse.Namespace, run: RunCont
 def _extra(run: RunContext) -> dict[str, object]:
     """Context every JSON result carries: which policy decided, for which change."""
     extra: dict[str, object] = {"version": __version__}
+    if run.evidence is not None:
+        extra["evidence"] = run.evidence
     policy = run._cache.get("policy")
     if policy is not None:
         extra["policy"] = {"path": policy.source, "sha256": policy.sha256,
@@ -91,15 +93,20 @@ def _gitlab(results: list[GateResult], args: argparse.Namespace, run: RunContext
     from changegate.report import gitlab
 
     default_path = _policy_path(run)
-    paths = {key: getattr(args, key) or (GITLAB_DEFAULTS[key] if on_gitlab else None)
-             for key in GITLAB_DEFAULTS}
-    base = run.workdir
-    if paths["codequality"]:
-        gitlab.write_codequality(results, base / paths["codequality"], default_path=default_path)
-    if paths["junit"]:
-        gitlab.write_junit(results, base / paths["junit"])
-    if paths["dotenv"]:
-        gitlab.write_dotenv(results, base / paths["dotenv"])
+    # Paths given on the command line are relative to the current directory, like every CLI;
+    # the GitLab defaults go to the checked repository (-C), where the job's artifacts are.
+    def where(key: str) -> Path | None:
+        given = getattr(args, key)
+        if given:
+            return Path(given)
+        return run.workdir / GITLAB_DEFAULTS[key] if on_gitlab else None
+
+    if (path := where("codequality")) is not None:
+        gitlab.write_codequality(results, path, default_path=default_path)
+    if (path := where("junit")) is not None:
+        gitlab.write_junit(results, path)
+    if (path := where("dotenv")) is not None:
+        gitlab.write_dotenv(results, path)
 
 
 def _policy_path(run: RunContext) -> str:

@@ -220,16 +220,50 @@ def test_missing_team_permission_is_inconclusive(rig_factory: Any) -> None:
     assert caught.value.fix and ("read:org" in caught.value.fix or "read_api" in caught.value.fix)
 
 
-def test_invisible_team_is_inconclusive_not_empty(forge_kind: str, rig_factory: Any) -> None:
-    if forge_kind != "github":
-        pytest.skip("a GitLab group the token cannot see answers 404, covered above")
+def test_invisible_team_is_inconclusive_not_empty(rig_factory: Any) -> None:
     scenario = standard_scenario()
     scenario.add(_change())
     rig: ForgeRig = rig_factory(scenario)
-    rig.server.team_access = "invisible"  # type: ignore[attr-defined]
+    policy = COMPLIANCE
+    if rig.kind == "github":
+        rig.server.team_access = "invisible"  # type: ignore[attr-defined]
+    else:  # a group the token cannot see answers 404, like one that does not exist
+        policy = {"rules": [{"name": "x", "count": 1, "teams": ["acme/secret-group"]}]}
     with pytest.raises(ChangegateError) as caught:
-        rig.run(42, COMPLIANCE)
+        rig.run(42, policy)
     assert caught.value.rule == "TEAM_PERMISSION_MISSING"
+
+
+def test_github_graphql_stopping_short_is_completed_through_compare(
+        forge_kind: str, rig_factory: Any) -> None:
+    if forge_kind != "github":
+        pytest.skip("GitHub only: GitLab's MR commits list is not capped")
+    scenario = standard_scenario()
+    change = scenario.add(_change(commits=commits(300, "alice", start_minute=1)))
+    change.reviews = [FakeReview("bob", "APPROVED", change.head, 400)]
+    rig: ForgeRig = rig_factory(scenario)
+    rig.server.graphql_commit_cap = 250  # type: ignore[attr-defined]
+    result = rig.run(42, TWO_PERSON)
+    assert result.status is Status.PASS
+    assert len(result.details["facts"]["commits"]) == 300
+    assert rig.server.count("/compare/") >= 1
+
+
+def test_gitlab_approval_without_a_time_is_stale_after_a_push(
+        forge_kind: str, rig_factory: Any) -> None:
+    if forge_kind != "gitlab":
+        pytest.skip("GitLab only: GitHub reviews always carry their commit")
+    scenario = standard_scenario()
+    change = scenario.add(_change())
+    old = change.commits[1].sha
+    change.pushes = [Push("alice", old, 2), Push("alice", change.head, 20, before=old)]
+    change.reviews = [FakeReview("bob", "APPROVED", change.head, 30)]
+    rig: ForgeRig = rig_factory(scenario)
+    rig.server.report_approved_at = False  # type: ignore[attr-defined]
+    result = rig.run(42, TWO_PERSON)
+    assert result.status is Status.FAIL
+    assert any(f.rule == "FORGE_NOTE" and "when some approvals" in f.message
+               for f in result.findings)
 
 
 @pytest.mark.parametrize("status", [500, 502, 503])

