@@ -30,7 +30,7 @@ def _request(url: str, body: Any = None, headers: dict[str, str] | None = None
     request = urllib.request.Request(url, data=data, headers={
         "Content-Type": "application/json", **(headers or {})})
     try:
-        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+        with urllib.request.urlopen(request, timeout=10) as response:
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as exc:
         return exc.code, json.loads(exc.read())

@@ -118,9 +118,11 @@ def test_private_repository_is_not_signed_on_the_public_log(signing: Signing) ->
 
 
 def test_private_repository_on_a_private_instance_is_fine(signing: Signing) -> None:
-    result = signing.sign(signing.artifact(),
-                          token=signing.instance.github_token(visibility="private"))
+    artifact = signing.artifact()
+    result = signing.sign(artifact, token=signing.instance.github_token(visibility="private"))
     assert result.rc == 0, result
+    assert result.doc["certificate"]["source_repository_visibility"] == "private"
+    assert signing.verify_github(artifact).rc == 0
 
 
 def test_dry_run_shows_identity_and_bundles_and_signs_nothing(signing: Signing) -> None:
@@ -343,3 +345,28 @@ gates:
     attested = cli(["verify", "--predicate-type", "sbom"], cwd=signing.root)
     assert attested.rc == 0, attested
     assert attested.doc["artifacts"][0]["bundle"].endswith("a-1.0.whl.sbom.sigstore.json")
+
+
+def test_check_runs_sign_then_verify_from_the_policy(signing: Signing) -> None:
+    signing.artifact("dist/svc-2.0.whl")
+    trust = signing.root / "trust.json"
+    trust.write_bytes(signing.trust.read_bytes())
+    (signing.root / ".changegate.yml").write_text("""\
+version: 1
+environments:
+  production:
+    match: {branches: [main]}
+    gates: [sign, verify]
+gates:
+  sign: {artifacts: ["dist/*.whl"], trust_config: trust.json}
+  verify:
+    artifacts: ["dist/*.whl"]
+    github: {repository: acme/payments, ref: refs/heads/main}
+    trust_config: trust.json
+""", encoding="utf-8")
+    git_init(signing.root)
+    result = cli(["check"], cwd=signing.root,
+                 environ={"SIGSTORE_IDENTITY_TOKEN": signing.instance.github_token()})
+    assert result.rc == 0, result
+    assert [(g["gate"], g["status"]) for g in result.doc["gates"]] == [
+        ("sign", "pass"), ("verify", "pass")]

@@ -69,6 +69,7 @@ def test_gitlab_helpers_match_project_config_and_ref(signing: Signing) -> None:
     ["--cert-identity", GITHUB_IDENTITY],  # no issuer
     ["--github-repository", "acme/payments", "--github-server", "https://ghe.example.com"],
     ["--cert-identity", "x", "--cert-oidc-issuer", "y", "--github-repository", "a/b"],
+    ["--github-repository", "a/b", "--key", "key.pem"],
 ])
 def test_an_incomplete_identity_policy_is_inconclusive(signing: Signing, signed: Path,
                                                        args: list[str]) -> None:
@@ -112,8 +113,8 @@ def test_unusable_input_is_exit_2_and_a_non_bundle_is_exit_1(signing: Signing,
     bad_root = cli(["verify", signed, "--github-repository", "a/b", "--trusted-root", root],
                    cwd=signing.root)
     assert bad_root.rc == 2 and bad_root.rules == ["TRUST_ROOT_INVALID"], bad_root
-    both = signing.verify_github(signed, signed, "--bundle", garbage)
-    assert both.rc == 2, both
+    both = signing.verify_github(signed, signing.artifact("other.whl"), "--bundle", garbage)
+    assert both.rc == 2, both  # one --bundle for two artifacts
 
 
 def test_a_bundle_from_another_sigstore_instance_is_untrusted(signing: Signing,

@@ -69,6 +69,9 @@ def execute(args: argparse.Namespace, run: RunContext) -> GateResult:
     settings = VerifySettings.from_settings(run.gate_settings("verify"))
     predicate_type = args.predicate_type or settings.predicate_type
     key = key_label = None
+    if args.key and _identity_given(args):
+        raise InputError("pass --key or an identity policy, not both: a managed-key bundle has "
+                         "no certificate identity to check", rule="NO_IDENTITY_POLICY")
     if args.key or (settings.key and not _identity_given(args)):
         label, data = _read(args.key, settings.key, run)
         key = load_public_key(data, label)

@@ -270,6 +270,11 @@ class GitHubForge:
                     TEAM_PERMISSION_MISSING,
                     f"cannot read the members of team {team}: {message or kind}; no reviewer "
                     "is counted as a team member by guess", fix=TEAM_FIX)
+            if kind == "INSUFFICIENT_SCOPES" and "read:org" in message and teams:
+                # A classic token without read:org: GitHub refuses the whole query.
+                return ChangegateError(
+                    TEAM_PERMISSION_MISSING,
+                    f"cannot read team members ({', '.join(teams)}): {message}", fix=TEAM_FIX)
             if kind == "RATE_LIMITED":
                 return ChangegateError(FORGE_RATE_LIMITED, f"GitHub's GraphQL rate limit: "
                                        f"{message}", fix="re-run the job after the reset")
