@@ -45,6 +45,13 @@ gates:
     database: {path: .osv, sha256: 94436490f35eeb776f78a5b6b7f42aaf52b3a45f3fd222aa15b0b60fd6b54fb5}
     fail_on: medium
     unknown_severity: warn
+  approvals:
+    distinct: true
+    exclude: [author, committers, last_pusher]
+    rules:
+      - {name: peer review, count: 1}
+      - {name: compliance sign-off, count: 1, teams: [acme/compliance],
+         if: {environments: [production], paths: ["src/**"]}}
 evidence:
   dir: .changegate/evidence
   controls: [pci-dss-4.0.1, soc2, iso27001-2022, dora, ssdf]
@@ -145,6 +152,54 @@ def check(repo: SampleRepo, base: str, branch: str, name: str) -> int:
     return proc.returncode
 
 
+def approvals_demo(repo: SampleRepo) -> tuple[int, int]:
+    """The approvals gate against a local GitHub API (REST + GraphQL) on 127.0.0.1.
+
+    PR 7: the author approves herself (excluded), Bob reviews, Carol from acme/compliance signs
+    off: passes. PR 8: Bob approved, then Dave (compliance) also committed to the branch, so
+    his approval does not count: one compliance sign-off still missing.
+    """
+    from changegate.testing.forges import GitHubServer, Scenario
+    from changegate.testing.forges.scenario import FakeChange, FakeCommit, FakeReview
+
+    scenario = Scenario()
+    for login, name in (("alice", "Alice"), ("bob", "Bob"), ("carol", "Carol"),
+                        ("dave", "Dave")):
+        scenario.user(login, name)
+    scenario.teams["acme/compliance"] = ["carol", "dave"]
+    good = scenario.add(FakeChange(number=7, author="alice", commits=[
+        FakeCommit(sha="7" * 40, author="alice", message="payments: validate IBAN")]))
+    good.reviews += [FakeReview("alice", "APPROVED", good.head, 5),
+                     FakeReview("bob", "APPROVED", good.head, 6),
+                     FakeReview("carol", "APPROVED", good.head, 7)]
+    bad = scenario.add(FakeChange(number=8, author="alice", commits=[
+        FakeCommit(sha="8" * 40, author="alice", message="payments: fee change"),
+        FakeCommit(sha="9" * 40, author="dave", message="payments: fix rounding", minute=3)]))
+    bad.reviews += [FakeReview("bob", "APPROVED", bad.head, 6),
+                    FakeReview("dave", "APPROVED", bad.head, 7)]
+    server = GitHubServer(scenario).start()
+    codes = []
+    try:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "CI_"))}
+        env.update(GITHUB_API_URL=server.url, GITHUB_TOKEN="ghs_test_token")  # noqa: S105
+        for number in (7, 8):
+            out = OUT / f"approvals-pr{number}"
+            out.mkdir(parents=True, exist_ok=True)
+            print(f"\n$ changegate approvals --pr {number}  # against a local GitHub API",
+                  flush=True)
+            proc = subprocess.run(
+                [sys.executable, "-m", "changegate", "approvals", "--pr", str(number),
+                 "--forge", "github", "--repository", "acme/payments", "--environment",
+                 "production", "-C", str(repo.path), "--trust-worktree",
+                 "--json-file", str(out / "result.json"), "--summary", str(out / "summary.md")],
+                env=env, check=False)
+            print(f"exit code {proc.returncode}", flush=True)
+            codes.append(proc.returncode)
+    finally:
+        server.stop()
+    return codes[0], codes[1]
+
+
 def main() -> int:
     work = OUT / "work"
     if OUT.exists():
@@ -164,6 +219,7 @@ def main() -> int:
     print(f"\nReports written to {OUT.relative_to(ROOT)}/: result.json, result.sarif, "
           "gl-code-quality-report.json, changegate-junit.xml, changegate.env, "
           "summary.md (the GitHub job summary)")
+    approved, unapproved = approvals_demo(repo)
     evidence = repo.path / ".changegate" / "evidence"
     print("\n$ changegate evidence verify  # the auditor's check of the ledger and records",
           flush=True)
@@ -177,7 +233,8 @@ def main() -> int:
                     str(OUT / "evidence-population.csv")], check=True)
     print(f"Auditor report (HTML + Markdown per change): {OUT.relative_to(ROOT)}/evidence-report/;"
           f" population: {OUT.relative_to(ROOT)}/evidence-population.csv")
-    expected = good == 0 and bad == 1 and verified == 0
+    expected = (good == 0 and bad == 1 and verified == 0
+                and (approved, unapproved) == (0, 1))
     print("\ndemo:", "OK (good branch passed, bad branch failed as it should)" if expected
           else f"UNEXPECTED (good={good}, bad={bad})")
     return 0 if expected else 1

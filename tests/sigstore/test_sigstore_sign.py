@@ -370,3 +370,15 @@ gates:
     assert result.rc == 0, result
     assert [(g["gate"], g["status"]) for g in result.doc["gates"]] == [
         ("sign", "pass"), ("verify", "pass")]
+
+
+def test_an_unreachable_instance_is_inconclusive(signing: Signing, tmp_path: Path) -> None:
+    from changegate.testing.sigstore import LocalSigstore
+
+    gone = LocalSigstore().start()
+    trust = gone.write_trust_config(tmp_path / "gone.json")
+    token = gone.github_token()
+    gone.stop()
+    result = cli(["sign", signing.artifact(), "--trust-config", trust], cwd=signing.root,
+                 environ={"SIGSTORE_IDENTITY_TOKEN": token})
+    assert result.rc == 2 and result.rules == ["SIGNING_FAILED"], result
