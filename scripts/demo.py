@@ -181,7 +181,7 @@ def approvals_demo(repo: SampleRepo) -> tuple[int, int]:
     codes = []
     try:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "CI_"))}
-        env.update(GITHUB_API_URL=server.url, GITHUB_TOKEN="ghs_test_token")  # noqa: S105
+        env.update(GITHUB_API_URL=server.url, GITHUB_TOKEN="ghs_test_token")  # noqa: S106
         for number in (7, 8):
             out = OUT / f"approvals-pr{number}"
             out.mkdir(parents=True, exist_ok=True)
