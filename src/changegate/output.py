@@ -2,7 +2,16 @@
 
 This is the one place that looks at which CI we are in to decide outputs; gates never do.
 On GitHub Actions the results become annotations, a job summary and step outputs; on GitLab CI
-they become report artifacts (codequality, JUnit, dotenv) for the merge request widgets.
+they become report artifacts (codequality, JUnit, dotenv, annotations) for the merge request
+widgets.
+
+Publishing to the forge comes on top (`publish`): GitHub check runs with every finding as an
+annotation, and the one summary comment on the pull/merge request. Publishing is best effort
+and never changes the exit code: the verdict is the gate's, decided before anything is
+published, and a forge that refuses a comment must neither fail a passing change nor let a
+failing one through. A failed publish is a warning (an annotation on GitHub, a line on stderr
+elsewhere), and what is published always carries the gate's real status, so no channel ever
+shows success for a failing gate.
 """
 
 from __future__ import annotations
@@ -17,12 +26,14 @@ from changegate import __version__
 
 if TYPE_CHECKING:
     from changegate.commands import RunContext
+    from changegate.publish import Publication
     from changegate.result import GateResult
 
 GITLAB_DEFAULTS = {
     "codequality": "gl-code-quality-report.json",
     "junit": "changegate-junit.xml",
     "dotenv": "changegate.env",
+    "annotations": "gl-annotations.json",
 }
 
 

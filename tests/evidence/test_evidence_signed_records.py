@@ -114,3 +114,48 @@ def test_cli_verifies_signatures_offline(signed: Workspace, trusted_root: Path,
     assert code == 0
     text = (signed.path / "report.md").read_text()
     assert f"--cert-identity {IDENTITY} --cert-oidc-issuer {ISSUER}" in text
+
+
+def test_check_signs_its_evidence_with_the_runs_identity(instance: LocalSigstore,
+                                                          trusted_root: Path,
+                                                          tmp_path: Path) -> None:
+    """`changegate check` with an identity token signs every record; without, none."""
+    import subprocess
+    import sys
+
+    from changegate.testing.sample_repo import SampleRepo
+
+    repo = SampleRepo(tmp_path / "repo")
+    alice = repo.ssh_key("alice", "alice@bank.example")
+    repo.write_allowed_signers(repo.path / "signers", [alice])
+    instance.write_trust_config(repo.path / "sigstore-trust.json")
+    (repo.path / ".changegate.yml").write_text(
+        "version: 1\nenvironments:\n  prod: {match: {branches: [main]}, gates: [verify-commits]}\n"
+        "gates:\n  verify-commits: {allowed_signers: signers}\n"
+        "  sign: {trust_config: sigstore-trust.json}\n")
+    repo.git("add", "-A")
+    base = repo.commit("policy", signer=alice, committer=("Alice", "alice@bank.example"))
+    repo.commit("change", signer=alice, committer=("Alice", "alice@bank.example"))
+
+    def check(**env: str) -> dict[str, object]:
+        proc = subprocess.run(
+            [sys.executable, "-m", "changegate", "check", "-C", str(repo.path), "--base", base,
+             "--json", "--quiet"], capture_output=True, text=True, check=False,
+            env={**repo.env(), **env})
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        doc: dict[str, object] = json.loads(proc.stdout)
+        return doc["evidence"]  # type: ignore[return-value]
+
+    unsigned = check()
+    assert unsigned["signed"] is False
+    signed = check(SIGSTORE_IDENTITY_TOKEN=instance.github_token())
+    assert signed["signed"] is True
+    # The second run's records are signed and the auditor's verification accepts them.
+    store = repo.path / ".changegate" / "evidence"
+    verified = subprocess.run(
+        [sys.executable, "-m", "changegate", "evidence", "verify", "--dir", str(store),
+         "--cert-identity", IDENTITY, "--cert-oidc-issuer", ISSUER,
+         "--trusted-root", str(trusted_root)], capture_output=True, text=True, check=False)
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    # The first run is unsigned and says so; the second run's 4 records all verify.
+    assert "4 signed / 4 unsigned record(s), 4 signature(s) verified" in verified.stderr

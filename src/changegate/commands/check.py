@@ -9,7 +9,6 @@ from changegate.errors import ChangegateError
 
 if TYPE_CHECKING:
     from changegate.commands import RunContext
-    from changegate.evidence.signing import Signer
     from changegate.result import GateResult
 
 HELP = "run every gate the policy enables for this change's environment"
@@ -89,20 +88,17 @@ def _record_evidence(results: list[GateResult], args: argparse.Namespace, run: R
         settings["dir"] = args.evidence_dir
     try:
         from changegate.evidence.recorder import record_check
+        from changegate.evidence.run_signer import run_signer
 
-        run.evidence = record_check(results, change=run.change(), policy=policy,
-                                    environment=environment, settings=settings,
-                                    environ=run.environ, workdir=run.workdir,
-                                    signer=_signer(run))
+        with run_signer(run.environ, run.gate_settings("sign"), run.workdir) as signer:
+            run.evidence = record_check(results, change=run.change(), policy=policy,
+                                        environment=environment, settings=settings,
+                                        environ=run.environ, workdir=run.workdir,
+                                        signer=signer)
     except ChangegateError as exc:
         return [GateResult.inconclusive("evidence", exc.rule, exc.message, exc.location,
                                         exc.fix)]
     return []
-
-
-def _signer(run: RunContext) -> Signer | None:
-    """A Sigstore signer for the records when the run has an identity, else None (unsigned)."""
-    return None
 
 
 def _defaults(module: object, common: argparse.Namespace) -> argparse.Namespace:

@@ -21,7 +21,7 @@ import io
 import re
 import secrets
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TextIO
@@ -105,23 +105,28 @@ def _annotation(gate: str, finding: Finding) -> Annotation:
     )
 
 
-def build_annotations(results: list[GateResult]) -> list[Annotation]:
+def build_annotations(
+    results: list[GateResult], *, reserved: Mapping[str, int] | None = None
+) -> list[Annotation]:
     """The annotations to emit: at most 10 per type, the last one saying how many were left out.
 
     Order follows the results, so the first findings of each type are the ones annotated, and
-    the log reads top to bottom like the summary.
+    the log reads top to bottom like the summary. `reserved` holds slots of a type back for
+    changegate's own notes (e.g. "check runs were not published"), so those are never the
+    annotation GitHub drops.
     """
     every = [_annotation(r.gate, f) for r in results for f in r.findings]
+    held = reserved or {}
     kept: dict[str, list[int]] = {}
     totals: dict[str, int] = {}
     for i, ann in enumerate(every):
         totals[ann.command] = totals.get(ann.command, 0) + 1
         indices = kept.setdefault(ann.command, [])
-        if len(indices) < ANNOTATIONS_PER_TYPE:
+        if len(indices) < max(0, ANNOTATIONS_PER_TYPE - held.get(ann.command, 0)):
             indices.append(i)
     for command, indices in kept.items():
         left_out = totals[command] - len(indices)
-        if left_out:
+        if left_out and indices:
             last = every[indices[-1]]
             note = f"\n({left_out} more {_PLURAL[command]} in the job summary)"
             body = truncate(last.message, _MESSAGE_CHARS - len(note)) + note
@@ -168,16 +173,29 @@ class GitHubReporter:
         self.delimiter_factory = delimiter_factory
 
     def publish(
-        self, results: list[GateResult], *, outputs: dict[str, str] | None = None
+        self,
+        results: list[GateResult],
+        *,
+        outputs: dict[str, str] | None = None,
+        annotate: bool = True,
+        notes: Sequence[Annotation] = (),
     ) -> None:
         """Annotate, print the detail safely, append the job summary and write the outputs.
 
         Outputs are prepared (and validated) before anything is written, so a refused value
-        does not leave a half-published step behind.
+        does not leave a half-published step behind. `annotate=False` when check runs already
+        carry every finding as an annotation (the workflow commands would only repeat the
+        first ten). `notes` are changegate's own annotations (publishing warnings, the hint to
+        grant `checks: write`); they come first and keep their slots within the per-type cap.
         """
         output_text = self._outputs_text(results, outputs or {}) if self.output else None
-        for ann in build_annotations(results):
-            self.stdout.write(ann.render() + "\n")
+        reserved: dict[str, int] = {}
+        for note in notes:
+            reserved[note.command] = reserved.get(note.command, 0) + 1
+            self.stdout.write(note.render() + "\n")
+        if annotate:
+            for ann in build_annotations(results, reserved=reserved):
+                self.stdout.write(ann.render() + "\n")
         self._write_detail(results)
         if self.step_summary is not None:
             self._write_summary(results, self.step_summary)

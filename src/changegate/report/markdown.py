@@ -1,4 +1,4 @@
-"""The Markdown summary shared by the GitHub job summary and (later) the PR/MR comment.
+"""The Markdown summary shared by the GitHub job summary, check runs and the PR/MR comment.
 
 One renderer for both, so a reviewer sees the same table in the job summary and on the pull
 request. Every string that comes from a result goes through `markdown_text`: a finding's message
@@ -13,9 +13,11 @@ out and where to read them, rather than GitHub rejecting the whole summary.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from typing import Any
 
-from changegate.report.escape import markdown_text, truncate, utf8_len
-from changegate.result import Finding, GateResult, Status, combined_status
+from changegate.report.escape import markdown_text, single_line, truncate, utf8_len
+from changegate.result import Finding, GateResult, Severity, Status, combined_status
 
 # GitHub refuses a step summary larger than 1 MiB (and then shows none of it).
 SUMMARY_LIMIT_BYTES = 1024 * 1024
@@ -46,10 +48,21 @@ def _cell(text: str, limit: int) -> str:
     return markdown_text(truncate(text, limit))
 
 
+def is_safe_link(uri: str | None) -> bool:
+    """Whether `uri` may become a Markdown link target as it is.
+
+    Only plain https URLs: no `javascript:`, no spaces, no parentheses (a `)` would end the
+    link early and let the rest of the URL become Markdown of its own).
+    """
+    if not uri:
+        return False
+    return _SAFE_URL.match(uri) is not None and "(" not in uri and ")" not in uri
+
+
 def _rule_cell(finding: Finding) -> str:
     rule = _cell(finding.rule, _SHORT_CHARS)
     uri = finding.help_uri
-    if uri and _SAFE_URL.match(uri) and "(" not in uri and ")" not in uri:
+    if uri and is_safe_link(uri):
         return f"[{rule}]({uri})"
     return rule
 
@@ -75,17 +88,61 @@ def _truncation_note(left_out: int) -> str:
     )
 
 
+FINDINGS_TABLE_HEAD = (
+    "| Gate | Severity | Rule | Where | Message | Fix |\n"
+    "| --- | --- | --- | --- | --- | --- |\n"
+)
+
+
+def finding_rows(results: list[GateResult]) -> list[str]:
+    """One escaped Markdown table row per finding, in result order (see `FINDINGS_TABLE_HEAD`).
+
+    Shared by the job summary, the check run summary and the PR/MR comment, so a finding reads
+    the same wherever a developer meets it.
+    """
+    return [_finding_row(r.gate, f) for r in results for f in r.findings]
+
+
+def fit_rows(
+    rows: list[str],
+    *,
+    budget: int,
+    note: Callable[[int], str],
+    measure: Callable[[str], int] = utf8_len,
+) -> tuple[str, int]:
+    """As many leading `rows` as fit in `budget`, plus `note(left_out)` when some do not.
+
+    Returns the text and how many rows were left out. `measure` is the unit the limit counts
+    in: UTF-8 bytes for the job summary, characters for a GitHub comment. Room for the note is
+    kept in the worst case (every row left out), so adding it never overflows the budget.
+    """
+    reserve = measure(note(len(rows)))
+    used = 0
+    kept: list[str] = []
+    for i, row in enumerate(rows):
+        size = measure(row)
+        is_last = i == len(rows) - 1
+        if size > budget - used - (0 if is_last else reserve):
+            break
+        kept.append(row)
+        used += size
+    left_out = len(rows) - len(kept)
+    return "".join(kept) + (note(left_out) if left_out else ""), left_out
+
+
 def summary_markdown(
     results: list[GateResult],
     *,
     title: str = "changegate",
     max_bytes: int = SUMMARY_LIMIT_BYTES,
+    truncation_note: Callable[[int], str] = _truncation_note,
 ) -> str:
     """Render `results` as a Markdown summary of at most `max_bytes` UTF-8 bytes.
 
     Layout: a heading with the overall outcome, a per-gate table, then one table row per finding
     (gate, severity, rule, where, message, fix). Rows are dropped from the end, with a note, only
-    when the whole would exceed `max_bytes`.
+    when the whole would exceed `max_bytes`; `truncation_note` says where the rest can be read
+    (the job summary and a check run point to different places).
     """
     overall = combined_status([r.status for r in results])
     counts = {s: sum(1 for r in results if r.status is s) for s in Status}
@@ -110,29 +167,11 @@ def summary_markdown(
     if total == 0:
         return truncate_to(text, max_bytes)
 
-    table_head = (
-        f"\n### Findings ({total})\n\n"
-        "| Gate | Severity | Rule | Where | Message | Fix |\n"
-        "| --- | --- | --- | --- | --- | --- |\n"
-    )
-    rows = [_finding_row(r.gate, f) for r in results for f in r.findings]
-
-    used = utf8_len(text) + utf8_len(table_head)
-    # Room for the note in the worst case, so adding it never overflows.
-    reserve = utf8_len(_truncation_note(total))
-    kept: list[str] = []
-    for i, row in enumerate(rows):
-        size = utf8_len(row)
-        is_last = i == len(rows) - 1
-        budget = max_bytes - used - (0 if is_last else reserve)
-        if size > budget:
-            break
-        kept.append(row)
-        used += size
-    out = text + table_head + "".join(kept)
-    if len(kept) < len(rows):
-        out += _truncation_note(len(rows) - len(kept))
-    return truncate_to(out, max_bytes)
+    table_head = f"\n### Findings ({total})\n\n" + FINDINGS_TABLE_HEAD
+    body, _ = fit_rows(finding_rows(results),
+                       budget=max_bytes - utf8_len(text) - utf8_len(table_head),
+                       note=truncation_note)
+    return truncate_to(text + table_head + body, max_bytes)
 
 
 def truncate_to(text: str, max_bytes: int) -> str:
@@ -142,3 +181,76 @@ def truncate_to(text: str, max_bytes: int) -> str:
     cut = text.encode("utf-8")[: max(0, max_bytes)].decode("utf-8", errors="ignore")
     # Cut at a line boundary so no half-escaped cell (e.g. `&am`) is left behind.
     return cut[: cut.rfind("\n") + 1] if "\n" in cut else ""
+
+
+# --- What is missing ---------------------------------------------------------------------------
+
+_COMMIT_PHRASES = {
+    "unsigned": ("commit unsigned", "commits unsigned"),
+    "invalid": ("commit with an invalid signature", "commits with an invalid signature"),
+    "untrusted": ("commit signed by a key that is not trusted",
+                  "commits signed by keys that are not trusted"),
+}
+_MISSING_ITEMS = 5
+_MISSING_CHARS = 300
+
+
+def _plural(count: int, forms: tuple[str, str]) -> str:
+    return f"{count} {forms[0] if count == 1 else forms[1]}"
+
+
+def _approvals_missing(details: dict[str, Any]) -> list[str]:
+    items: list[str] = []
+    for rule in details.get("rules") or []:
+        if isinstance(rule, dict) and rule.get("applies") and not rule.get("satisfied") \
+                and isinstance(rule.get("needs"), str):
+            items.append(rule["needs"])
+    for entry in details.get("changes_requested") or []:
+        if isinstance(entry, dict) and isinstance(entry.get("user"), str):
+            items.append(f"changes requested by {entry['user']} to be resolved")
+    return items
+
+
+def _commits_missing(details: dict[str, Any]) -> list[str]:
+    counts: dict[str, int] = {}
+    for commit in details.get("commits") or []:
+        status = commit.get("status") if isinstance(commit, dict) else None
+        if isinstance(status, str) and status in _COMMIT_PHRASES:
+            counts[status] = counts.get(status, 0) + 1
+    return [_plural(counts[s], _COMMIT_PHRASES[s]) for s in _COMMIT_PHRASES if s in counts]
+
+
+def what_is_missing(result: GateResult) -> list[str]:
+    """Short plain-text phrases: what this gate still needs before it passes.
+
+    "1 more approval from acme/compliance", "3 commits unsigned": what a reviewer scanning the
+    PR/MR comment or a check run's title needs, without reading every finding. The gates'
+    stable `details` give the counts where they exist; otherwise the failing findings are
+    grouped by rule. An inconclusive gate says what could not be checked. Callers escape the
+    phrases (they may quote names from the change) before putting them in Markdown.
+    """
+    if result.status is Status.PASS:
+        return []
+    if result.gate == "approvals":
+        items = _approvals_missing(result.details)
+    elif result.gate == "verify-commits":
+        items = _commits_missing(result.details)
+    else:
+        items = []
+    if result.status is Status.ERROR:
+        # The summary of an inconclusive gate says what could not be checked; counting its
+        # findings by rule would only repeat it.
+        items.append(f"could not check: {result.summary}")
+    elif not items:
+        groups: dict[str, tuple[str, int]] = {}
+        for finding in result.findings:
+            if finding.severity is not Severity.ERROR:
+                continue
+            label, count = groups.get(finding.rule, (finding.title or finding.rule, 0))
+            groups[finding.rule] = (label, count + 1)
+        for label, count in groups.values():
+            items.append(label if count == 1 else f"{label} ({count} findings)")
+    if len(items) > _MISSING_ITEMS:
+        rest = len(items) - (_MISSING_ITEMS - 1)
+        items = [*items[: _MISSING_ITEMS - 1], f"and {rest} more"]
+    return [truncate(single_line(item), _MISSING_CHARS) for item in items]

@@ -219,7 +219,7 @@ def _verifier(config: ClientTrustConfig, facts: CertificateFacts) -> Any:
 
 
 def _sign_one(request: SignRequest, signer: Signer, job: Job, checker: Any) -> list[Finding]:
-    from sigstore import dsse
+    from sigstore.dsse import Statement
     from sigstore.errors import Error
     from sigstore.hashes import Hashed
     from sigstore_models.common.v1 import HashAlgorithm
@@ -232,7 +232,7 @@ def _sign_one(request: SignRequest, signer: Signer, job: Job, checker: Any) -> l
             statement = build_statement(job.artifact.label.rsplit("/", 1)[-1],
                                         job.artifact.sha256, job.predicate_type,
                                         job.predicate or {})
-            bundle = signer.sign_dsse(dsse.Statement(json.dumps(statement).encode()))
+            bundle = signer.sign_dsse(Statement(json.dumps(statement).encode()))
     except Error as exc:
         raise Rejected("SIGNING_FAILED", f"{job.artifact.label}: {exc}",
                        inconclusive=True) from exc

@@ -10,7 +10,8 @@ members. Point the real PyGithub at `server.url` (`base_url`); GraphQL is at `se
 Knobs for failure scenarios: `token` (401 "Bad credentials" otherwise), `team_access`
 ("read", "forbidden": a FORBIDDEN error at the members field as GITHUB_TOKEN gets,
 "invisible": the team resolves to null), `graphql_commit_cap` (pretend GraphQL stops early),
-plus the faults of `LocalServer`.
+plus the faults of `LocalServer`. The Checks API and pull request comments (where changegate
+publishes results) and their knobs are in `publishing`.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import re
 from datetime import date
 from typing import Any
 
-from changegate.testing.forges import graphql
+from changegate.testing.forges import graphql, publishing
 from changegate.testing.forges.graphql import Connection, FieldError, Node, Scalar
 from changegate.testing.forges.http import LocalServer, Request, Response, paginate
 from changegate.testing.forges.scenario import (
@@ -58,6 +59,18 @@ class GitHubServer(LocalServer):
         self.route("GET", repo + r"/activity", self._activity)
         self.route("GET", r"/orgs/(?P<org>[^/]+)/teams/(?P<slug>[^/]+)/members",
                    self._team_members)
+        # Where results are published (see `publishing`): check runs and PR comments.
+        self.checks_access = "write"
+        self.comments_access = "write"
+        self.token_login = "github-actions[bot]"
+        self.token_is_app = True
+        self.check_runs: dict[int, dict[str, Any]] = {}
+        self.comments: dict[int, list[dict[str, Any]]] = {}
+        publishing.install_github(self)
+
+    def add_comment(self, number: int, user: str, body: str) -> int:
+        """Plant a comment by `user` on pull request `number` (e.g. a copied marker)."""
+        return publishing.add_github_comment(self, number, user, body)
 
     # -- auth and plumbing --------------------------------------------------------------------
 

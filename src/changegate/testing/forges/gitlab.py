@@ -9,6 +9,8 @@ users, project push events, resource label events, merged MR lists; pagination w
 Knobs: `token` (PRIVATE-TOKEN), `job_token` (JOB-TOKEN, which like on most tiers cannot read
 approvals, approval state or group members), `group_access` ("read" or "forbidden"), `tier`
 ("free": approval_state is 403; "premium"), `report_approved_at` (older GitLab omitted it).
+Merge request notes and `GET /user` (where changegate publishes its summary) and their knobs are
+in `publishing`.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import re
 from typing import Any
 from urllib.parse import unquote
 
+from changegate.testing.forges import publishing
 from changegate.testing.forges.http import LocalServer, Request, Response, paginate
 from changegate.testing.forges.scenario import FakeChange, FakeCommit, Scenario, at
 
@@ -51,6 +54,16 @@ class GitLabServer(LocalServer):
         self.route("GET", API + r"/groups/(?P<group>[^/]+)/members/all", self._members)
         self.route("GET", API + r"/users/(?P<id>\d+)", self._user)
         self.route("GET", API + "/users", self._users)
+        # Where results are published (see `publishing`): merge request notes, the token's user.
+        self.notes_access = "write"
+        self.token_user: dict[str, Any] = {}
+        self.notes: dict[int, list[dict[str, Any]]] = {}
+        publishing.install_gitlab(self, API)
+
+    def add_note(self, iid: int, author: dict[str, Any], body: str, *,
+                 system: bool = False) -> int:
+        """Plant a note by `author` (a GitLab user object) on merge request `iid`."""
+        return publishing.add_gitlab_note(self, iid, author, body, system=system)
 
     # -- auth and plumbing --------------------------------------------------------------------
 
@@ -62,6 +75,8 @@ class GitLabServer(LocalServer):
         if self.job_token is not None and job == self.job_token:
             if re.search(r"/(approvals|approval_state|members/all)$", request.path):
                 return Response(403, {"message": "403 Forbidden"})
+            if re.search(r"/notes(/\d+)?$|^/api/v4/user$", request.path):
+                return Response(401, {"message": "401 Unauthorized"})
             return None
         if self.token is None and self.job_token is None:
             return None

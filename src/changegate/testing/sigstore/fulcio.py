@@ -8,8 +8,7 @@ The chain is root -> intermediate -> leaf, with P-384 CA keys as the public inst
 
 from __future__ import annotations
 
-import secrets
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
@@ -122,10 +121,3 @@ class CertificateAuthority:
         sct = ct_log.sct(draft.tbs_precertificate_bytes, self.intermediate_key.key_id, now)
         return build(sct_list_extension_value([sct]))
 
-
-def random_serial() -> int:
-    return secrets.randbits(159)
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)

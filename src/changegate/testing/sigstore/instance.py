@@ -15,6 +15,7 @@ the OS picks. See docs/testing-sigstore.md.
 from __future__ import annotations
 
 import base64
+import json
 import secrets
 import threading
 from collections.abc import Iterator, Mapping
@@ -237,14 +238,10 @@ class LocalSigstore:
                 "signingConfig": self.signing_config()}
 
     def write_trust_config(self, path: Path) -> Path:
-        import json
-
         path.write_text(json.dumps(self.trust_config(), indent=2), encoding="utf-8")
         return path
 
     def write_trusted_root(self, path: Path, **swap: Any) -> Path:
-        import json
-
         path.write_text(json.dumps(self.trusted_root(**swap), indent=2), encoding="utf-8")
         return path
 

@@ -9,6 +9,7 @@ Only the local Fulcio accepts these tokens, because only it knows this issuer's 
 
 from __future__ import annotations
 
+import base64
 import secrets
 import time
 from collections.abc import Mapping
@@ -51,8 +52,6 @@ class TokenIssuer:
         numbers = self.key.public.public_numbers()
 
         def b64(value: int) -> str:
-            import base64
-
             return base64.urlsafe_b64encode(value.to_bytes(32, "big")).rstrip(b"=").decode()
 
         return {"keys": [{"kty": "EC", "crv": "P-256", "alg": "ES256", "use": "sig",
