@@ -20,6 +20,11 @@ import sys
 from pathlib import Path
 
 from changegate.testing.sample_repo import SampleRepo
+from changegate.testing.sigstore import LocalSigstore
+
+# The identity the demo's "CI" signs with: a GitHub Actions release workflow of acme/payments.
+IDENTITY = "https://github.com/acme/payments/.github/workflows/release.yml@refs/heads/main"
+GITHUB_ISSUER = "https://token.actions.githubusercontent.com"
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "demo-output"
@@ -45,6 +50,8 @@ gates:
     database: {path: .osv, sha256: 94436490f35eeb776f78a5b6b7f42aaf52b3a45f3fd222aa15b0b60fd6b54fb5}
     fail_on: medium
     unknown_severity: warn
+  sign:
+    trust_config: .sigstore/trust-config.json   # the local Sigstore instance of this demo
   approvals:
     distinct: true
     exclude: [author, committers, last_pusher]
@@ -87,8 +94,10 @@ def _blocks(lock: str) -> list[str]:
     return blocks
 
 
-def build(work: Path) -> tuple[SampleRepo, str]:
+def build(work: Path, sigstore: LocalSigstore) -> tuple[SampleRepo, str]:
     repo = SampleRepo(work / "sample")
+    (repo.path / ".sigstore").mkdir()
+    sigstore.write_trust_config(repo.path / ".sigstore" / "trust-config.json")
     alice = repo.ssh_key("alice", "alice@bank.example")
     bob = repo.gpg_key("Bob Builder", "bob@bank.example")
     mallory = repo.ssh_key("mallory", "mallory@elsewhere.example")
@@ -131,7 +140,7 @@ def build(work: Path) -> tuple[SampleRepo, str]:
     return repo, base
 
 
-def check(repo: SampleRepo, base: str, branch: str, name: str) -> int:
+def check(repo: SampleRepo, base: str, branch: str, name: str, token: str) -> int:
     head = repo.git("rev-parse", branch)
     repo.git("checkout", "-q", branch)  # CI checks out the pull request's head
     out = OUT / name
@@ -139,6 +148,7 @@ def check(repo: SampleRepo, base: str, branch: str, name: str) -> int:
     env = dict(os.environ)
     for key in [k for k in env if k.startswith(("GITHUB_", "GITLAB_", "CI_"))]:
         del env[key]
+    env["SIGSTORE_IDENTITY_TOKEN"] = token  # the run's identity: its evidence gets signed
     cmd = [sys.executable, "-m", "changegate", "check", "-C", str(repo.path),
            "--base", base, "--head", head, "--environment", "production",
            "--json-file", str(out / "result.json"), "--sarif", str(out / "result.sarif"),
@@ -200,14 +210,55 @@ def approvals_demo(repo: SampleRepo) -> tuple[int, int]:
     return codes[0], codes[1]
 
 
+def sign_and_verify(repo: SampleRepo, sigstore: LocalSigstore, token: str) -> tuple[int, int]:
+    """Release the good branch: sign the artifact and attest its SBOM, then verify both, and
+    show that a tampered artifact is rejected. Real sigstore-python, local Fulcio and Rekor."""
+    release = OUT / "release"
+    release.mkdir(parents=True, exist_ok=True)
+    artifact = release / "payments-service-1.4.0.tar.gz"
+    repo.git("archive", "--format=tar.gz", "-o", str(artifact), "feature/good")
+    shutil.copy(repo.path / "sbom.cdx.json", release / "payments-service-1.4.0.cdx.json")
+    trust = repo.path / ".sigstore" / "trust-config.json"
+    root = sigstore.write_trusted_root(release / "trusted_root.json")
+    run = [sys.executable, "-m", "changegate"]
+    print("\n$ changegate sign payments-service-1.4.0.tar.gz (+ SBOM attestation)", flush=True)
+    for extra in ([], ["--attest", "sbom", "--predicate",
+                       str(release / "payments-service-1.4.0.cdx.json")]):
+        subprocess.run([*run, "sign", str(artifact), "--trust-config", str(trust),
+                        "--identity-token", token, *extra, "-C", str(repo.path)], check=True)
+    identity = ["--github-repository", "acme/payments", "--github-workflow",
+                ".github/workflows/release.yml", "--trusted-root", str(root)]
+    print("\n$ changegate verify payments-service-1.4.0.tar.gz --github-repository "
+          "acme/payments ...", flush=True)
+    good = subprocess.run([*run, "verify", str(artifact), "--bundle",
+                           f"{artifact}.sigstore.json", *identity, "-C", str(repo.path)],
+                          check=False).returncode
+    tampered = release / "tampered.tar.gz"
+    tampered.write_bytes(artifact.read_bytes() + b"\0")
+    print("\n$ changegate verify tampered.tar.gz --bundle payments-service-1.4.0...sigstore.json",
+          flush=True)
+    bad = subprocess.run([*run, "verify", str(tampered), "--bundle",
+                          f"{artifact}.sigstore.json", *identity, "-C", str(repo.path)],
+                         check=False).returncode
+    return good, bad
+
+
 def main() -> int:
     work = OUT / "work"
     if OUT.exists():
         shutil.rmtree(OUT)
     work.mkdir(parents=True)
-    repo, base = build(work)
-    good = check(repo, base, "feature/good", "good")
-    bad = check(repo, base, "feature/bad", "bad")
+    with LocalSigstore() as sigstore:
+        return demo(work, sigstore)
+
+
+def demo(work: Path, sigstore: LocalSigstore) -> int:
+    token = sigstore.github_token()
+    repo, base = build(work, sigstore)
+    good = check(repo, base, "feature/good", "good", token)
+    # Release the good branch with the SBOM its check just wrote.
+    signed, tampered = sign_and_verify(repo, sigstore, token)
+    bad = check(repo, base, "feature/bad", "bad", token)
     result = json.loads((OUT / "bad" / "result.json").read_text())
     print("\nGates on feature/bad (from --json):")
     for gate in result.get("gates", [result]):
@@ -223,8 +274,11 @@ def main() -> int:
     evidence = repo.path / ".changegate" / "evidence"
     print("\n$ changegate evidence verify  # the auditor's check of the ledger and records",
           flush=True)
+    root = OUT / "release" / "trusted_root.json"
     verified = subprocess.run([sys.executable, "-m", "changegate", "evidence", "verify",
-                               "--dir", str(evidence)], check=False).returncode
+                               "--dir", str(evidence), "--require-signed", "--cert-identity",
+                               IDENTITY, "--cert-oidc-issuer", GITHUB_ISSUER,
+                               "--trusted-root", str(root)], check=False).returncode
     subprocess.run([sys.executable, "-m", "changegate", "evidence", "report", "--dir",
                     str(evidence), "--all", "--out-dir", str(OUT / "evidence-report")],
                    check=True)
@@ -234,7 +288,7 @@ def main() -> int:
     print(f"Auditor report (HTML + Markdown per change): {OUT.relative_to(ROOT)}/evidence-report/;"
           f" population: {OUT.relative_to(ROOT)}/evidence-population.csv")
     expected = (good == 0 and bad == 1 and verified == 0
-                and (approved, unapproved) == (0, 1))
+                and (approved, unapproved) == (0, 1) and (signed, tampered) == (0, 1))
     print("\ndemo:", "OK (good branch passed, bad branch failed as it should)" if expected
           else f"UNEXPECTED (good={good}, bad={bad})")
     return 0 if expected else 1

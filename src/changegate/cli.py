@@ -122,7 +122,26 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
                      help="JUnit XML report (default in GitLab CI: changegate-junit.xml)")
     out.add_argument("--dotenv", metavar="FILE",
                      help="dotenv report (default in GitLab CI: changegate.env)")
+    out.add_argument("--annotations", metavar="FILE",
+                     help="GitLab annotations report: each gate's status and links to the "
+                          "evidence on the job page (default in GitLab CI: gl-annotations.json)")
     out.add_argument("--quiet", action="store_true", help="no human-readable output on stderr")
+    pub = parser.add_argument_group(
+        "publishing on the pull/merge request",
+        "Best effort: a refused or failed publish is a warning and never changes the exit code.")
+    pub.add_argument("--check-runs", choices=("auto", "on", "off"), default=None,
+                     help="a GitHub check run per gate with every finding as an annotation "
+                          "(token with `checks: write`). auto, the default: on GitHub Actions "
+                          "when a token is available, else workflow-command annotations (at "
+                          "most 10 per type). Default from CHANGEGATE_CHECK_RUNS")
+    pub.add_argument("--comment", action=argparse.BooleanOptionalAction, default=None,
+                     help="create or update the one summary comment on the pull request "
+                          "(`pull-requests: write`) or merge request (a token with `api` scope "
+                          "in CHANGEGATE_GITLAB_TOKEN). Default: off, or CHANGEGATE_COMMENT")
+    pub.add_argument("--allow-inconclusive", action="store_true",
+                     help="the workflow lets inconclusive results pass (the action's "
+                          "fail-on-error: false; also CHANGEGATE_FAIL_ON_ERROR=false): show "
+                          "them as neutral check runs. The exit code is still 2")
 
 
 def build_run_context(args: argparse.Namespace, environ: Mapping[str, str]) -> RunContext:

@@ -20,13 +20,21 @@ from releasehelpers import ROOT, build_lock, project_version, run
 pytestmark = pytest.mark.slow  # builds for real (hatchling from the index: uv, hash-checked)
 
 
+@pytest.fixture(scope="module")
+def first_build(tmp_path_factory: pytest.TempPathFactory, release_repo: tuple[Path, str],
+                release_env: dict[str, str]) -> tuple[Path, release_build.Build]:
+    repo, commit = release_repo
+    out = tmp_path_factory.mktemp("first-build")
+    return out, release_build.reproducible_build(repo, commit, out, environ=release_env)
+
+
 def test_the_same_commit_builds_the_same_bytes_and_the_epoch_is_the_commits(
-        tmp_path: Path, release_repo: tuple[Path, str], release_env: dict[str, str]) -> None:
+        tmp_path: Path, release_repo: tuple[Path, str], release_env: dict[str, str],
+        first_build: tuple[Path, release_build.Build]) -> None:
     repo, commit = release_repo
     version = project_version()
     epoch = release_build.commit_epoch(repo, commit)
-    first = release_build.reproducible_build(repo, commit, tmp_path / "one",
-                                             environ=release_env)
+    one, first = first_build
     # Again, with another umask and another temporary directory: nothing may leak in.
     old = os.umask(0o077)
     try:
@@ -39,13 +47,13 @@ def test_the_same_commit_builds_the_same_bytes_and_the_epoch_is_the_commits(
     names = sorted(first.digests)
     assert names == [f"changegate-{version}-py3-none-any.whl", f"changegate-{version}.tar.gz"]
     for name in names:
-        assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes()
+        assert (one / name).read_bytes() == (tmp_path / "two" / name).read_bytes()
     assert first.source_date_epoch == epoch
     assert first.backend == "hatchling"
     assert first.lock_sha256 == release_build.sha256_file(build_lock())
 
     # The archives carry the commit's time, not the build's.
-    wheel = tmp_path / "one" / names[0]
+    wheel = one / names[0]
     with zipfile.ZipFile(wheel) as archive:
         stamps = {info.date_time for info in archive.infolist()}
         assert f"changegate-{version}.dist-info/METADATA" in archive.namelist()
@@ -54,7 +62,7 @@ def test_the_same_commit_builds_the_same_bytes_and_the_epoch_is_the_commits(
     assert stamps == {(when.year, when.month, when.day, when.hour, when.minute,
                        when.second - when.second % 2)}
     assert re.search(rf"^Version: {re.escape(version)}$", metadata, re.MULTILINE)
-    with tarfile.open(tmp_path / "one" / names[1]) as sdist:
+    with tarfile.open(one / names[1]) as sdist:
         members = sdist.getmembers()
         assert {m.mtime for m in members} == {epoch}
         assert {(m.uid, m.gid) for m in members} == {(0, 0)}
@@ -68,11 +76,12 @@ def test_the_same_commit_builds_the_same_bytes_and_the_epoch_is_the_commits(
 
 
 def test_a_different_epoch_gives_different_bytes(
-        tmp_path: Path, release_repo: tuple[Path, str], release_env: dict[str, str]) -> None:
+        tmp_path: Path, release_repo: tuple[Path, str], release_env: dict[str, str],
+        first_build: tuple[Path, release_build.Build]) -> None:
     """SOURCE_DATE_EPOCH is what fixes the timestamps (so the equality above is no accident)."""
     repo, commit = release_repo
     epoch = release_build.commit_epoch(repo, commit)
-    usual = release_build.reproducible_build(repo, commit, tmp_path / "a", environ=release_env)
+    usual = first_build[1]
     later = release_build.reproducible_build(repo, commit, tmp_path / "b", epoch=epoch + 86400,
                                              environ=release_env)
     assert set(usual.digests) == set(later.digests)
