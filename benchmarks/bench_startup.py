@@ -14,8 +14,10 @@ import subprocess
 import sys
 import time
 
+from changegate.cli import COMMANDS as SUBCOMMANDS
+
 TARGET_MS = 150.0
-COMMANDS = [["--help"], ["check", "--help"], ["verify-commits", "--help"], ["policy", "--help"]]
+COMMANDS = [["--help"], *([name, "--help"] for name in SUBCOMMANDS)]
 
 
 def measure(args: list[str], runs: int) -> float:

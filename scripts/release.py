@@ -50,10 +50,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import release_build  # noqa: E402
-import release_checks  # noqa: E402
-import release_contracts  # noqa: E402
-import release_notes  # noqa: E402
+import release_build
+import release_checks
+import release_contracts
+import release_notes
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKFLOW = ".github/workflows/release.yml"
@@ -113,7 +113,7 @@ def exported(root: Path, commit: str) -> Iterator[Path]:
         yield release_build.export(root, commit, Path(tmp) / "changegate")
 
 
-# -- 1. checks -------------------------------------------------------------------------------------
+# -- 1. checks ------------------------------------------------------------------------------------
 
 def run_checks(release: Release, source: Path, root: Path) -> None:
     problems = release_checks.version_problems(source, release.version)
@@ -157,7 +157,7 @@ def run_checks(release: Release, source: Path, root: Path) -> None:
     release.step("checks", "passed", "versions, CHANGELOG, contracts, catalog copy, pins")
 
 
-# -- 2. build --------------------------------------------------------------------------------------
+# -- 2. build -------------------------------------------------------------------------------------
 
 def run_build(release: Release, root: Path, lock: Path | None) -> release_build.Build:
     release.out.mkdir(parents=True, exist_ok=True)
@@ -177,7 +177,7 @@ def copy_contracts(release: Release, source: Path) -> None:
     shutil.copytree(source / "contracts" / release.version, target)
 
 
-# -- 3. gates --------------------------------------------------------------------------------------
+# -- 3. gates -------------------------------------------------------------------------------------
 
 _CLI = ("import sys; sys.path.insert(0, sys.argv.pop(1)); "
         "from changegate.cli import main; raise SystemExit(main(sys.argv[1:]))")
@@ -345,7 +345,7 @@ def run_gates(release: Release, source: Path, args: argparse.Namespace) -> None:
         log(f"note: signed by issuer {issuer}")
 
 
-# -- 4. notes --------------------------------------------------------------------------------------
+# -- 4. notes -------------------------------------------------------------------------------------
 
 def _sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
@@ -494,7 +494,7 @@ def run_notes(release: Release, source: Path) -> dict[str, Path]:
     return release_notes.write(release.out, manifest)
 
 
-# -- main ------------------------------------------------------------------------------------------
+# -- main -----------------------------------------------------------------------------------------
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="release.py", description=__doc__.split("\n")[0],

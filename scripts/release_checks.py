@@ -85,7 +85,7 @@ def version_problems(root: Path, expected: str | None = None) -> list[str]:
     return problems
 
 
-# -- pins ----------------------------------------------------------------------------------------
+# -- pins -----------------------------------------------------------------------------------------
 
 _INTERPOLATION = re.compile(r"\$\[\[|\$\{\{")
 _MOVING_URL = re.compile(

@@ -41,7 +41,7 @@ CONTRACT_FILES = ("cli.json", "exit-codes.json", "json-fields.json", "policy.sch
                   "action-io.json", "template-inputs.json")
 VERSION_DIR = re.compile(r"^\d+\.\d+\.\d+$")
 
-# -- JSON fields -------------------------------------------------------------------------------
+# -- JSON fields ----------------------------------------------------------------------------------
 # The documented, stable fields of each gate's `--json` document (docs/cli.md and each gate's
 # page), with their JSON types ("|" for alternatives). Adding a field here is a promise; the
 # release refuses to ship when its own gates' output lacks one (see `missing_fields`).
@@ -194,7 +194,7 @@ def missing_fields(gate: str, document: Mapping[str, Any]) -> list[str]:
     return sorted(set(problems))
 
 
-# -- extraction ----------------------------------------------------------------------------------
+# -- extraction -----------------------------------------------------------------------------------
 
 def _cli_dump(root: Path) -> dict[str, Any]:
     """cli.json and exit-codes.json (the package's part), read in a fresh interpreter.
@@ -305,7 +305,7 @@ def action_io(root: Path) -> dict[str, Any]:
         inputs = {name: {"required": bool(spec.get("required", False)),
                          "default": _jsonable(spec.get("default"))}
                   for name, spec in (data.get("inputs") or {}).items()}
-        outputs = sorted((data.get("outputs") or {}))
+        outputs = sorted(data.get("outputs") or {})
         actions[_action_name(root, path)] = {"inputs": dict(sorted(inputs.items())),
                                              "outputs": outputs,
                                              "using": data.get("runs", {}).get("using")}
@@ -322,8 +322,8 @@ def template_inputs(root: Path) -> dict[str, Any]:
     for path in sorted((root / "gitlab-templates").glob("*.yml")):
         header, body = _template_docs(path)
         inputs = {}
-        for name, spec in (header.get("spec", {}).get("inputs") or {}).items():
-            spec = spec or {}
+        for name, raw in (header.get("spec", {}).get("inputs") or {}).items():
+            spec = raw or {}
             inputs[name] = {key: _jsonable(spec[key]) for key in
                             ("type", "default", "options", "regex") if key in spec}
             inputs[name]["required"] = "default" not in spec
@@ -366,7 +366,7 @@ def render(content: Any) -> str:
     return json.dumps(content, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
-# -- snapshots -----------------------------------------------------------------------------------
+# -- snapshots ------------------------------------------------------------------------------------
 
 def version_key(version: str) -> tuple[int, ...]:
     return tuple(int(p) for p in version.split("."))
@@ -410,7 +410,7 @@ def stale_files(version: str, contracts: Mapping[str, Any], root: Path = ROOT) -
     return stale
 
 
-# -- diff ------------------------------------------------------------------------------------------
+# -- diff -----------------------------------------------------------------------------------------
 
 @dataclass(frozen=True, order=True)
 class Change:
@@ -426,7 +426,8 @@ class Change:
         return self.kind != "added" or "required" in self.detail
 
     def line(self) -> str:
-        return f"{self.kind}: {self.token} ({self.contract}{': ' + self.detail if self.detail else ''})"
+        detail = f": {self.detail}" if self.detail else ""
+        return f"{self.kind}: {self.token} ({self.contract}{detail})"
 
 
 def _compare(contract: str, old: Mapping[str, Any], new: Mapping[str, Any],
@@ -585,7 +586,7 @@ def diff(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[Change]:
     return sorted(changes)
 
 
-# -- the CHANGELOG -----------------------------------------------------------------------------------
+# -- the CHANGELOG --------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class Release:
@@ -619,8 +620,8 @@ def changelog_releases(text: str) -> dict[str, Release]:
 def undocumented(changes: Iterable[Change], notes: str) -> list[Change]:
     """The changes whose token the upgrade notes do not mention (backticks ignored)."""
     plain = notes.replace("`", "")
-    return [c for c in changes
-            if not re.search(rf"(?<![\w.-]){re.escape(c.token)}(?![\w.\[-])", plain)]
+    return [c for c in changes if not re.search(
+        rf"(?<![\w.-]){re.escape(c.token)}(?![\w\[-]|\.[\w\[])", plain)]
 
 
 def check(version: str, root: Path = ROOT, contracts: Mapping[str, Any] | None = None
@@ -667,7 +668,8 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["_dump-cli"]:
         print(json.dumps(_dump_cli(Path(argv[1]))))
         return 0
-    parser = argparse.ArgumentParser(prog="release_contracts.py", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="release_contracts.py",
+                                     description=__doc__.split("\n")[0])
     parser.add_argument("command", choices=["write", "check", "diff"])
     parser.add_argument("versions", nargs="*", help="diff: OLD NEW")
     parser.add_argument("--version", help="default: pyproject.toml's version")

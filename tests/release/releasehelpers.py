@@ -84,7 +84,7 @@ def commit_tree(target: Path, env: Mapping[str, str], *, date: str = "1767225600
     return run(["git", "rev-parse", "HEAD"], cwd=target, env=git_env).stdout.strip()
 
 
-# -- an index-only network -------------------------------------------------------------------
+# -- an index-only network ------------------------------------------------------------------------
 
 class _Handler(socketserver.BaseRequestHandler):
     server: IndexOnlyProxy

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import copy
+import itertools
 import json
 import os
 import subprocess
@@ -46,7 +47,7 @@ def test_every_snapshot_is_a_changelog_release_with_upgrade_notes() -> None:
         assert releases[version].section("Upgrade notes") is not None, version
         assert set(os.listdir(ROOT / "contracts" / version)) == set(contracts.CONTRACT_FILES)
     # Each older snapshot's changes to the next one are named in the newer one's notes.
-    for older, newer in zip(versions, versions[1:]):
+    for older, newer in itertools.pairwise(versions):
         changes = contracts.diff(contracts.load_snapshot(older), contracts.load_snapshot(newer))
         missing = contracts.undocumented(changes, releases[newer].section("Upgrade notes") or "")
         assert not missing, [c.line() for c in missing]
