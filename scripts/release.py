@@ -62,6 +62,7 @@ DEFAULT_REPOSITORY = "changegate/changegate"
 # DESIGN.md: the project's OSV snapshot beside the repository (../shared/data/...).
 SHARED_OSV = ROOT.parent / "shared" / "data" / "pypa-advisory-database"
 RUNTIME_LOCK = "requirements/action.txt"
+STEPS = "steps.json"
 
 
 class ReleaseError(RuntimeError):
@@ -105,6 +106,15 @@ class Release:
     def step(self, name: str, status: str, detail: str = "") -> None:
         self.steps.append(Step(name, status, detail))
         log(f"{name}: {status}" + (f" ({detail})" if detail else ""))
+        # Kept beside the artifacts, so a later stage (another process) knows what ran.
+        if self.out.is_dir():
+            (self.out / STEPS).write_text(json.dumps([vars(s) for s in self.steps], indent=2)
+                                          + "\n", encoding="utf-8")
+
+    def load_steps(self) -> None:
+        path = self.out / STEPS
+        if path.is_file():
+            self.steps = [Step(**s) for s in json.loads(path.read_text(encoding="utf-8"))]
 
 
 @contextmanager
@@ -221,16 +231,27 @@ def audit_source(args: argparse.Namespace, environ: Mapping[str, str]) -> list[s
     return None
 
 
-def sign_available(source: Path) -> str | None:
-    """None when `changegate sign` can run here; else why not."""
+def sign_available(source: Path, *, local_instance: bool) -> str | None:
+    """None when `changegate sign` and `verify` can run here (and, for a dry run, the local
+    Sigstore instance); else why not."""
     probe = subprocess.run(
         [sys.executable, "-I", "-c",
          "import sys; sys.path.insert(0, sys.argv[1]); from changegate import cli; "
          "m = cli.load_command('sign'); v = cli.load_command('verify'); "
          "import sigstore; sys.exit(0 if m and v else 3)", str(source / "src")],
         capture_output=True, text=True, check=False)
+    if probe.returncode == 3:
+        return "this commit does not ship `changegate sign` and `changegate verify`"
     if probe.returncode != 0:
-        return (probe.stderr.strip().splitlines() or ["changegate sign is not shipped"])[-1]
+        return (probe.stderr.strip().splitlines() or ["sign cannot be imported"])[-1]
+    if local_instance:
+        local = subprocess.run(
+            [sys.executable, "-I", "-c", "import sys; sys.path.insert(0, sys.argv[1]); "
+             "import changegate.testing.sigstore", str(source / "src")],
+            capture_output=True, text=True, check=False)
+        if local.returncode != 0:
+            return ("the local Sigstore instance (changegate.testing.sigstore) cannot run: "
+                    + (local.stderr.strip().splitlines() or ["?"])[-1])
     return None
 
 
@@ -249,7 +270,8 @@ def signing_instance(release: Release, source: Path, trust_config: Path | None
         yield {}, args, ("a private instance" if trust_config else "public-good Sigstore")
         return
     if trust_config:
-        yield {}, [f"--trust-config={trust_config}"], "the given Sigstore instance (dry run)"
+        shutil.copyfile(trust_config, release.out / "dry-run-trust-config.json")
+        yield {}, [f"--trust-config={trust_config}"], "the given Sigstore instance, dry run"
         return
     sys.path.insert(0, str(source / "src"))
     from changegate.testing.sigstore import LocalSigstore
@@ -260,7 +282,7 @@ def signing_instance(release: Release, source: Path, trust_config: Path | None
             repository=release.repository, workflow=WORKFLOW, ref=f"refs/tags/{release.tag}",
             sha=release.commit, event_name="push", visibility="public")
         yield ({"SIGSTORE_IDENTITY_TOKEN": token}, [f"--trust-config={config}"],
-               "a local, throw-away Sigstore instance (dry run)")
+               "a local, throw-away Sigstore instance, dry run")
 
 
 def run_gates(release: Release, source: Path, args: argparse.Namespace) -> None:
@@ -270,6 +292,12 @@ def run_gates(release: Release, source: Path, args: argparse.Namespace) -> None:
                  if p.name.endswith((".tar.gz", ".whl"))]
     if len(artifacts) != 2:
         raise ReleaseError(f"expected the sdist and the wheel in {release.out}: run the build")
+
+    # Whether we can sign at all, first: a real release stops before doing anything else.
+    trust_config = Path(args.trust_config).resolve() if args.trust_config else None
+    why_not = sign_available(source, local_instance=release.dry_run and trust_config is None)
+    if why_not is not None and not release.dry_run:
+        raise ReleaseError(f"cannot sign: {why_not}")
 
     sbom = release.file(".cdx.json")
     rc, doc, err = gate(source, ["sbom", f"--requirements={RUNTIME_LOCK}",
@@ -298,13 +326,9 @@ def run_gates(release: Release, source: Path, args: argparse.Namespace) -> None:
         release.step("audit", doc["status"],
                      f"{len(doc.get('vulnerabilities') or [])} known vulnerabilities")
 
-    why_not = sign_available(source)
     if why_not is not None:
-        if not release.dry_run:
-            raise ReleaseError(f"cannot sign: {why_not}")
         release.step("sign", "skipped: sign gate unavailable", why_not)
         return
-    trust_config = Path(args.trust_config).resolve() if args.trust_config else None
     with signing_instance(release, source, trust_config) as (sign_env, trust_args, instance):
         names = [str(p) for p in artifacts]
         jobs: list[tuple[str, list[str]]] = [("sign", [])]
@@ -323,7 +347,7 @@ def run_gates(release: Release, source: Path, args: argparse.Namespace) -> None:
                                          "--quiet"], environ=environ, extra_env=sign_env)
             doc = _require(rc, doc, err, f"changegate {name.replace('-', ' --attest ', 1)}")
             identity, issuer = doc.get("identity"), doc.get("issuer")
-        release.step("sign", "signed", f"{len(jobs)} runs as {identity} ({instance})")
+        release.step("sign", "signed", f"{len(jobs)} runs as {identity}, on {instance}")
 
         verify_identity = ([f"--github-repository={release.repository}",
                             f"--github-workflow={Path(WORKFLOW).name}",
@@ -449,9 +473,9 @@ def _signing(release: Release, results: Mapping[str, dict[str, Any]]) -> dict[st
     if kind == "production":
         instance, trust_args = "public-good Sigstore", []
     elif kind == "staging":
-        instance, trust_args = "the public-good staging instance (dry run)", ["--staging"]
+        instance, trust_args = "the public-good staging instance, dry run", ["--staging"]
     elif trust.is_file():
-        instance = "a local, throw-away Sigstore instance (dry run)"
+        instance = "a local, throw-away Sigstore instance, dry run"
         trust_args = [f"--trust-config {trust.name}"]
     else:
         instance, trust_args = "a private Sigstore instance", ["--trust-config FILE"]
@@ -475,12 +499,6 @@ def _signing(release: Release, results: Mapping[str, dict[str, Any]]) -> dict[st
 def run_notes(release: Release, source: Path) -> dict[str, Path]:
     copy_contracts(release, source)
     done = {step.name for step in release.steps}
-    if "build" not in done and (release.out / "build.json").is_file():
-        # Stage build ran in an earlier process (the release workflow's first steps).
-        build = json.loads((release.out / "build.json").read_text(encoding="utf-8"))
-        release.step("checks", "passed", "stage build")
-        release.step("build", "reproducible", ", ".join(
-            f"{name} {facts['sha256'][:12]}" for name, facts in build["artifacts"].items()))
     results = _results(release)
     for name in ("sbom", "audit", "sign", "verify"):
         runs = sorted(k for k in results if k == name or k.startswith(f"{name}-"))
@@ -543,9 +561,11 @@ def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None
         log(f"{'dry run' if release.dry_run else 'RELEASE'} of changegate {args.version} from "
             f"{commit[:12]} into {out}")
         with exported(root, commit) as source:
+            if args.stage == "all" and out.exists():
+                shutil.rmtree(out)
+            elif args.stage != "build":
+                release.load_steps()  # what the earlier stages did
             if args.stage in {"all", "build"}:
-                if args.stage == "all" and out.exists():
-                    shutil.rmtree(out)
                 run_checks(release, source, root)
                 run_build(release, root, args.build_lock.resolve() if args.build_lock else None)
                 if args.export_to:

@@ -77,11 +77,25 @@ def export(root: Path, commit: str, target: Path) -> Path:
         raise BuildError(f"git archive {commit} failed: {proc.stderr.decode(errors='replace')}")
     target.mkdir(parents=True, exist_ok=True)
     with tarfile.open(fileobj=io.BytesIO(proc.stdout)) as archive:
-        if hasattr(tarfile, "data_filter"):
-            archive.extractall(target, filter="data")
-        else:  # Python < 3.10.12: git archive output holds no links outside the tree
-            archive.extractall(target)  # noqa: S202
+        _extract(archive, target, f"commit {commit[:12]}")
     return target
+
+
+def _extract(archive: tarfile.TarFile, target: Path, what: str) -> None:
+    """Extract with the `data` filter: no absolute paths, no links out of the tree."""
+    if not hasattr(tarfile, "data_filter"):  # pragma: no cover - Python < 3.10.12
+        for member in archive.getmembers():
+            if member.name.startswith("/") or ".." in Path(member.name).parts or (
+                    member.issym() and member.linkname.startswith("/")):
+                raise BuildError(f"{what} holds {member.name!r}, which would land outside "
+                                 "the build directory")
+        archive.extractall(target)  # noqa: S202 - checked above
+        return
+    try:
+        archive.extractall(target, filter="data")
+    except tarfile.FilterError as exc:
+        raise BuildError(f"{what} holds a file that would land outside the build directory "
+                         f"or link out of it: {exc}") from exc
 
 
 def _uv_command() -> list[str] | None:
@@ -238,10 +252,7 @@ def reproducible_build(root: Path, commit: str, out: Path, *, lock: Path | None 
         if len(sdists) != 1 or len(wheels) != 1:
             raise BuildError(f"expected one sdist and one wheel, got {sorted(a)}")
         with tarfile.open(work / "out-a" / sdists[0]) as archive:
-            if hasattr(tarfile, "data_filter"):
-                archive.extractall(work / "from-sdist", filter="data")
-            else:  # pragma: no cover
-                archive.extractall(work / "from-sdist")  # noqa: S202
+            _extract(archive, work / "from-sdist", sdists[0])
         (unpacked,) = (work / "from-sdist").iterdir()
         build_once(python, unpacked, work / "out-c", epoch, sdist=False)
         c = _digests(work / "out-c")

@@ -26,7 +26,7 @@ def sri(data: bytes) -> str:
     return "sha256-" + base64.b64encode(hashlib.sha256(data).digest()).decode("ascii")
 
 
-def template_digests(root: Path) -> list[dict[str, str]]:
+def template_digests(root: Path) -> list[dict[str, Any]]:
     """Each template under gitlab-templates/ (and its catalog copy): sha256 and integrity."""
     rows = []
     for path in sorted((root / "gitlab-templates").glob("*.yml")):

@@ -131,9 +131,10 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
         "Best effort: a refused or failed publish is a warning and never changes the exit code.")
     pub.add_argument("--check-runs", choices=("auto", "on", "off"), default=None,
                      help="a GitHub check run per gate with every finding as an annotation "
-                          "(token with `checks: write`). auto, the default: on GitHub Actions "
-                          "when a token is available, else workflow-command annotations (at "
-                          "most 10 per type). Default from CHANGEGATE_CHECK_RUNS")
+                          "(token with `checks: write`). auto: on GitHub Actions when a token "
+                          "is available, falling back to workflow-command annotations (at most "
+                          "10 per type) without the permission. Default: CHANGEGATE_CHECK_RUNS, "
+                          "else off (the actions pass auto)")
     pub.add_argument("--comment", action=argparse.BooleanOptionalAction, default=None,
                      help="create or update the one summary comment on the pull request "
                           "(`pull-requests: write`) or merge request (a token with `api` scope "

@@ -183,10 +183,12 @@ def _choice(args: argparse.Namespace, environ: Mapping[str, str], publication: P
 
     The environment variables are how the actions and templates pass their inputs. A value
     that makes no sense is a warning and the default, not a failed gate: it concerns only how
-    results are shown.
+    results are shown. Without either, the CLI writes nothing to the forge (a plain
+    `changegate` step in someone's workflow should not start posting); the actions pass
+    `check-runs: auto` by default.
     """
     mode = getattr(args, "check_runs", None) or environ.get("CHANGEGATE_CHECK_RUNS", "").strip() \
-        .lower() or "auto"
+        .lower() or "off"
     if mode not in ("auto", "on", "off"):
         publication.note("warning", f"CHANGEGATE_CHECK_RUNS={mode!r} is not auto, on or off; "
                                     "using auto")

@@ -231,18 +231,20 @@ def _evidence_text(ctx: CommentContext) -> str:
     if isinstance(digest, str) and _HEX.match(digest):
         label += f" `sha256:{digest[:16]}\u2026`"
     parts = [f"**Evidence:** {_link(label, ctx.evidence_url)}"]
-    where = evidence.get("record_uri") or evidence.get("record_path")
-    if isinstance(where, str) and where:
-        parts.append(f"in {markdown_text(truncate(where, 300))}")
     signed = evidence.get("signed")
     if signed is True:
         parts.append("(signed)")
     elif signed is False:
         parts.append("(unsigned)")
+    store = evidence.get("store")
+    where = store.get("uri") if isinstance(store, dict) else None
+    where = where or evidence.get("path") or evidence.get("record_uri")
+    if isinstance(where, str) and where:
+        parts.append(f"in {markdown_text(truncate(where, 300))}")
     command = evidence.get("verify_command")
     text = " ".join(parts)
     if isinstance(command, str) and command:
-        text += f". Verify it with: {markdown_text(truncate(command, 500))}"
+        text += f". Verify: {markdown_text(truncate(command, 500))}"
     return text + "\n\n"
 
 

@@ -220,14 +220,41 @@ def _commits_missing(details: dict[str, Any]) -> list[str]:
     return [_plural(counts[s], _COMMIT_PHRASES[s]) for s in _COMMIT_PHRASES if s in counts]
 
 
+def _vulnerabilities_missing(findings: list[Finding]) -> list[str]:
+    """"3 known vulnerabilities in 2 packages": one lock-file line per package."""
+    failing = [f for f in findings if f.severity is Severity.ERROR
+               and f.rule in ("VULNERABLE_DEPENDENCY", "UNRATED_VULNERABILITY")]
+    if not failing:
+        return []
+    places = {(f.location.file, f.location.line) if f.location.line else f.message
+              for f in failing}
+    vulns = _plural(len(failing), ("known vulnerability", "known vulnerabilities"))
+    return [f"{vulns} in {_plural(len(places), ('package', 'packages'))} to upgrade"]
+
+
+def _grouped_missing(findings: list[Finding], skip: tuple[str, ...] = ()) -> list[str]:
+    """The failing findings by rule: the shared title, else the rule id, with a count."""
+    groups: dict[str, list[Finding]] = {}
+    for finding in findings:
+        if finding.severity is Severity.ERROR and finding.rule not in skip:
+            groups.setdefault(finding.rule, []).append(finding)
+    items = []
+    for rule, group in groups.items():
+        titles = {f.title for f in group}
+        label = titles.pop() if len(titles) == 1 and None not in titles else rule
+        items.append(label if len(group) == 1 else f"{len(group)} \u00d7 {label}")
+    return [item for item in items if item]
+
+
 def what_is_missing(result: GateResult) -> list[str]:
     """Short plain-text phrases: what this gate still needs before it passes.
 
-    "1 more approval from acme/compliance", "3 commits unsigned": what a reviewer scanning the
-    PR/MR comment or a check run's title needs, without reading every finding. The gates'
-    stable `details` give the counts where they exist; otherwise the failing findings are
-    grouped by rule. An inconclusive gate says what could not be checked. Callers escape the
-    phrases (they may quote names from the change) before putting them in Markdown.
+    "1 more approval from acme/compliance", "3 commits unsigned", "2 known vulnerabilities in
+    1 package to upgrade": what a reviewer scanning the PR/MR comment or a check run's title
+    needs, without reading every finding. The gates' stable `details` give the counts where
+    they exist; otherwise the failing findings are grouped by rule. An inconclusive gate says
+    what could not be checked. Callers escape the phrases (they may quote names from the
+    change) before putting them in Markdown.
     """
     if result.status is Status.PASS:
         return []
@@ -235,6 +262,10 @@ def what_is_missing(result: GateResult) -> list[str]:
         items = _approvals_missing(result.details)
     elif result.gate == "verify-commits":
         items = _commits_missing(result.details)
+    elif result.gate == "audit":
+        items = _vulnerabilities_missing(result.findings)
+        items += _grouped_missing(result.findings,
+                                  skip=("VULNERABLE_DEPENDENCY", "UNRATED_VULNERABILITY"))
     else:
         items = []
     if result.status is Status.ERROR:
@@ -242,14 +273,7 @@ def what_is_missing(result: GateResult) -> list[str]:
         # findings by rule would only repeat it.
         items.append(f"could not check: {result.summary}")
     elif not items:
-        groups: dict[str, tuple[str, int]] = {}
-        for finding in result.findings:
-            if finding.severity is not Severity.ERROR:
-                continue
-            label, count = groups.get(finding.rule, (finding.title or finding.rule, 0))
-            groups[finding.rule] = (label, count + 1)
-        for label, count in groups.values():
-            items.append(label if count == 1 else f"{label} ({count} findings)")
+        items = _grouped_missing(result.findings)
     if len(items) > _MISSING_ITEMS:
         rest = len(items) - (_MISSING_ITEMS - 1)
         items = [*items[: _MISSING_ITEMS - 1], f"and {rest} more"]

@@ -59,10 +59,12 @@ class GitHubServer(LocalServer):
         self.route("GET", repo + r"/activity", self._activity)
         self.route("GET", r"/orgs/(?P<org>[^/]+)/teams/(?P<slug>[^/]+)/members",
                    self._team_members)
-        # Where results are published (see `publishing`): check runs and PR comments.
-        self.checks_access = "write"
-        self.comments_access = "write"
-        self.token_login = "github-actions[bot]"
+        # Where results are published (see `publishing`): check runs and PR comments. Read-only
+        # by default, like GitHub's default GITHUB_TOKEN permissions for new organisations and
+        # repositories: `checks: write` and `pull-requests: write` must be granted.
+        self.checks_access = "none"
+        self.comments_access = "read"
+        self.token_login = "github-actions[bot]"  # noqa: S105 - a login, not a secret
         self.token_is_app = True
         self.check_runs: dict[int, dict[str, Any]] = {}
         self.comments: dict[int, list[dict[str, Any]]] = {}

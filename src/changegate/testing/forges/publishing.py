@@ -8,12 +8,12 @@ shapes, and tests can read back what a developer would see:
   50 annotations per request (more is a 422, as on GitHub), the required annotation fields and
   levels, 65,535 characters per `output.summary`/`output.text`, a conclusion whenever the run
   is completed. Annotations of later requests are appended, as GitHub does. Knob
-  `checks_access`: "write", or "none" (403 "Resource not accessible by integration", what a
-  GITHUB_TOKEN without `checks: write` gets).
+  `checks_access`: "none" (the default, like a GITHUB_TOKEN without `checks: write`: 403
+  "Resource not accessible by integration") or "write".
 - GitHub issue comments on pull requests (list, create, edit) with the 65,536-character body
-  limit. Knob `comments_access`: "write" or "read" (403). `token_login` is who the token is
-  (default `github-actions[bot]`, a Bot); `token_is_app` makes `GET /user` answer 403 as it does
-  for an installation token.
+  limit. Knob `comments_access`: "read" (the default: 403 on writes) or "write". `token_login`
+  is who the token is (default `github-actions[bot]`, a Bot); `token_is_app` makes `GET /user`
+  answer 403 as it does for an installation token.
 - GitLab merge request notes (list, create, edit) with the 1,000,000-character limit, and
   `GET /user` for the token's (bot) user. Knob `notes_access`: "write" or "read" (403); the
   job token cannot use either endpoint (401), as on GitLab.
