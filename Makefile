@@ -10,7 +10,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: all venv tools demo test lint typecheck zizmor pytest bench lock release clean
+.PHONY: all venv tools demo test lint typecheck zizmor pytest bench lock release release-files clean
 
 all: test
 
@@ -39,7 +39,7 @@ typecheck: venv
 	$(BIN)/mypy
 
 zizmor: venv
-	$(BIN)/zizmor --offline --min-severity low action.yml actions/
+	$(BIN)/zizmor --offline --min-severity low action.yml actions/ .github/workflows/
 
 # pytest exits 5 when it collected no tests; make treats that as the failure it is.
 pytest: venv tools
@@ -62,6 +62,12 @@ VERSION ?=
 DRY_RUN ?= 1
 release: venv
 	$(BIN)/python scripts/release.py --version "$(VERSION)" $(if $(filter 0,$(DRY_RUN)),--no-dry-run,)
+
+# After changing CLI options, the policy schema, action or template inputs: regenerate the
+# GitLab catalog copy and the contract snapshot (tests compare them with the sources).
+release-files: venv
+	$(BIN)/python scripts/sync-catalog.py
+	$(BIN)/python scripts/release_contracts.py write
 
 clean:
 	rm -rf $(VENV) .tools .pytest_cache .mypy_cache .ruff_cache demo-output

@@ -58,6 +58,8 @@ common=(
 
 "${uv_cmd[@]}" "${common[@]}" "${extra[@]}" \
   --output-file requirements/action.txt requirements/action.in
+"${uv_cmd[@]}" "${common[@]}" "${extra[@]}" \
+  --output-file requirements/build.txt requirements/build.in
 
 tmp="$(mktemp -d)"
 trap 'rm -rf -- "$tmp"' EXIT

@@ -175,6 +175,9 @@ def test_pull_request_with_an_unsigned_commit_fails_with_annotations_outputs_and
     assert check["outputs"]["status"] == "fail"
     assert check["outputs"]["exit-code"] == "1"
     assert check["outputs"]["findings"] == vc["outputs"]["findings"]
+    # `check` left its change record; the action says where and which.
+    assert check["outputs"]["evidence-dir"] == ".changegate/evidence"
+    assert len(check["outputs"]["evidence-record"]) == 64
     # Inconclusive (a trust file that does not exist) with fail-on-error false: a warning.
     assert lenient["outcome"] == "success"
     assert lenient["outputs"]["status"] == "error"
@@ -197,6 +200,7 @@ def test_pull_request_with_an_unsigned_commit_fails_with_annotations_outputs_and
     assert repo.commits["policy"] not in verdicts  # the base is not part of the change
     check_result = json.loads((out / "check.json").read_text(encoding="utf-8"))
     assert check_result["status"] == "fail"
+    assert check_result["evidence"]["record_sha256"] == check["outputs"]["evidence-record"]
 
     summary = summaries(log)
     assert "| verify-commits | Failed |" in summary, summary
