@@ -186,3 +186,145 @@ def test_bad_policy_key_is_located(repo: dict[str, Any], tmp_path: Path,
     finding = doc["findings"][0]
     assert finding["rule"] == "POLICY_INVALID" and "team" in finding["message"]
     assert finding["location"]["file"].endswith("bad.yml") and finding["location"]["line"] == 5
+
+
+# -- push pipelines: the merged pull/merge request that brought the pushed commit -------------
+
+
+def _merge(repo: dict[str, Any], *, merged: bool = True) -> str:
+    """Merge feature/fees into main (as the forge's merge button does); the merge commit's SHA."""
+    path = repo["path"]
+    _git(path, "checkout", "-q", "main")
+    _git(path, "-c", "commit.gpgsign=false", "merge", "-q", "--no-ff", "-m",
+         "Merge feature/fees", "feature/fees")
+    merge = _git(path, "rev-parse", "HEAD")
+    if merged:
+        change = repo["change"]
+        change.state, change.merged_minute, change.merge_commit_sha = "merged", 20, merge
+    return merge
+
+
+def _direct_push(repo: dict[str, Any]) -> str:
+    path = repo["path"]
+    _git(path, "checkout", "-q", "main")
+    (path / "hotfix.txt").write_text("no review\n", encoding="utf-8")
+    _git(path, "add", ".")
+    _git(path, "-c", "commit.gpgsign=false", "commit", "-q", "-m", "hotfix")
+    return _git(path, "rev-parse", "HEAD")
+
+
+def _github_push_env(repo: dict[str, Any], server: GitHubServer, tmp_path: Path,
+                     after: str) -> dict[str, str]:
+    env = _github_env(repo, server, tmp_path)
+    event = {"ref": "refs/heads/main", "before": repo["base"], "after": after,
+             "repository": {"full_name": "acme/payments", "default_branch": "main"},
+             "sender": {"login": "alice"}}
+    Path(env["GITHUB_EVENT_PATH"]).write_text(json.dumps(event), encoding="utf-8")
+    return {**env, "GITHUB_EVENT_NAME": "push", "GITHUB_SHA": after,
+            "GITHUB_REF": "refs/heads/main", "GITHUB_REF_NAME": "main",
+            "GITHUB_REF_TYPE": "branch"}
+
+
+def _gitlab_push_env(repo: dict[str, Any], server: GitLabServer, tmp_path: Path,
+                     after: str) -> dict[str, str]:
+    env = {k: v for k, v in _gitlab_env(repo, server, tmp_path).items()
+           if not k.startswith("CI_MERGE_REQUEST_")}
+    return {**env, "CI_PIPELINE_SOURCE": "push", "CI_COMMIT_SHA": after,
+            "CI_COMMIT_BEFORE_SHA": repo["base"], "CI_COMMIT_BRANCH": "main",
+            "CI_COMMIT_REF_NAME": "main", "CI_DEFAULT_BRANCH": "main"}
+
+
+def _push_env(repo: dict[str, Any], server: GitHubServer | GitLabServer, tmp_path: Path,
+              after: str) -> dict[str, str]:
+    if isinstance(server, GitHubServer):
+        return _github_push_env(repo, server, tmp_path, after)
+    return _gitlab_push_env(repo, server, tmp_path, after)
+
+
+@pytest.mark.parametrize("kind", ["github", "gitlab"])
+def test_push_of_a_merge_commit_evaluates_the_merged_change_request(
+        kind: str, repo: dict[str, Any], tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    merge = _merge(repo)
+    server_type = GitHubServer if kind == "github" else GitLabServer
+    with server_type(repo["scenario"]) as server:
+        env = _push_env(repo, server, tmp_path, merge)
+        code, doc = _run(["approvals", "--json", "-C", str(repo["path"])], env, capsys)
+        # Merged with bob's approval only: the compliance sign-off is missing.
+        assert code == 1, doc
+        change = doc["change_request"]
+        assert change["found_by"] == "merged-commit" and change["pushed_sha"] == merge
+        assert change["number"] == 42 and change["head"] == repo["head"]
+        assert change["environment"] == "production" and change["state"] == "merged"
+        rules = {r["name"]: r for r in doc["rules"]}
+        assert rules["peer review"]["counted"] == ["bob"]
+        assert rules["compliance sign-off"]["needs"] == "1 more approval from acme/compliance"
+
+        repo["change"].reviews.append(FakeReview("carol", "APPROVED", repo["head"], 9))
+        code, doc = _run(["approvals", "--json", "-C", str(repo["path"])], env, capsys)
+        assert code == 0, doc
+        assert doc["change_request"]["found_by"] == "merged-commit"
+        assert doc["facts"]["found_by"] == "merged-commit"
+        assert doc["facts"]["pushed_sha"] == merge
+
+
+@pytest.mark.parametrize("kind", ["github", "gitlab"])
+def test_push_approvals_are_judged_on_the_merged_head(
+        kind: str, repo: dict[str, Any], tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    # carol approved an earlier head; alice pushed again before the merge: not counted.
+    repo["change"].reviews.append(FakeReview("carol", "APPROVED", repo["head"], 6))
+    path = repo["path"]
+    (path / "src" / "payments" / "fees.py").write_text("RATE = 0.02\n", encoding="utf-8")
+    _git(path, "-c", "commit.gpgsign=false", "commit", "-q", "-am", "fees again")
+    final = _git(path, "rev-parse", "HEAD")
+    repo["change"].commits.append(FakeCommit(final, "alice", minute=7))
+    merge = _merge(repo)
+    server_type = GitHubServer if kind == "github" else GitLabServer
+    with server_type(repo["scenario"]) as server:
+        env = _push_env(repo, server, tmp_path, merge)
+        code, doc = _run(["approvals", "--json", "-C", str(repo["path"])], env, capsys)
+    assert code == 1, doc
+    assert doc["change_request"]["head"] == final and doc["change_request"]["pushed_sha"] == merge
+    compliance = {r["name"]: r for r in doc["rules"]}["compliance sign-off"]
+    assert compliance["satisfied"] is False
+    assert {e["reason"] for e in compliance["excluded"] if e["user"] == "carol"} == {"stale"}
+
+
+@pytest.mark.parametrize("kind", ["github", "gitlab"])
+def test_direct_push_without_change_request_fails_closed(
+        kind: str, repo: dict[str, Any], tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    pushed = _direct_push(repo)
+    server_type = GitHubServer if kind == "github" else GitLabServer
+    with server_type(repo["scenario"]) as server:
+        env = _push_env(repo, server, tmp_path, pushed)
+        code, doc = _run(["approvals", "--json", "-C", str(repo["path"])], env, capsys)
+        assert server.count() == 1
+    assert code == 2, doc
+    finding = doc["findings"][0]
+    assert finding["rule"] == "NO_CHANGE_REQUEST"
+    assert "came from no merged" in finding["message"] and pushed[:12] in finding["message"]
+    assert "fails closed" in finding["message"] and "protect main" in finding["fix"]
+
+
+def test_push_of_an_unmerged_pull_requests_commit_is_a_direct_push(
+        repo: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # The feature branch's commit pushed straight to main while its PR is still open.
+    merge = _merge(repo, merged=False)
+    with GitHubServer(repo["scenario"]) as server:
+        code, doc = _run(["approvals", "--json", "-C", str(repo["path"])],
+                         _github_push_env(repo, server, tmp_path, merge), capsys)
+    assert code == 2 and doc["findings"][0]["rule"] == "NO_CHANGE_REQUEST"
+
+
+def test_check_on_a_push_to_main_runs_approvals_on_the_merged_pull_request(
+        repo: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    repo["change"].reviews.append(FakeReview("carol", "APPROVED", repo["head"], 9))
+    merge = _merge(repo)
+    with GitHubServer(repo["scenario"]) as server:
+        code = main(["check", "--json", "--no-evidence", "-C", str(repo["path"])],
+                    _push_env(repo, server, tmp_path, merge))
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert '"found_by": "merged-commit"' in out and merge in out

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from changegate.errors import ChangegateError, InputError
 
 if TYPE_CHECKING:
+    from changegate.change import Change
     from changegate.commands import RunContext
     from changegate.forges.base import Forge
     from changegate.forges.models import ChangeFacts
@@ -77,20 +78,44 @@ def fetch_facts(args: argparse.Namespace, run: RunContext, teams: tuple[str, ...
     repository = getattr(args, "repository", None) or change.repository
     explicit = getattr(args, "number", None)
     number = explicit if explicit is not None else change.number
-    if number is None or not repository:
+    timeout = getattr(args, "timeout", None) or DEFAULT_TIMEOUT
+    pushed = is_branch_push(change) and change.platform == platform and bool(repository)
+    if (number is None and not pushed) or not repository:
         raise ChangegateError(
             "NO_CHANGE_REQUEST",
             f"this run ({change.event} on {change.ref or 'an unknown ref'}) is not for a pull "
             "or merge request, so there are no approvals to check",
             fix="run the gate on pull_request / pull_request_review events (GitHub) or merge "
                 "request pipelines (GitLab), or pass --pr/--mr N and --repository")
-    timeout = getattr(args, "timeout", None) or DEFAULT_TIMEOUT
     forge = make_forge(platform, run.environ, timeout)
+    found_by = None
+    if number is None:
+        # A push to a branch: the approvals that count are those of the merged pull/merge
+        # request that brought the pushed commit; a commit no change request brought was pushed
+        # directly, past every review, and the gate fails closed.
+        number = forge.find_merged(repository, change.head, change.ref)
+        if number is None:
+            kind = "pull request" if platform == "github" else "merge request"
+            raise ChangegateError(
+                "NO_CHANGE_REQUEST",
+                f"the pushed commit {change.head[:12]} on {change.ref} came from no merged {kind}"
+                f" of {repository}: it was pushed directly, so no approval covers it and the "
+                "gate fails closed",
+                fix=f"protect {change.ref} so that every change reaches it through a reviewed "
+                    f"{kind} (GitHub: a branch protection rule or ruleset requiring pull "
+                    "requests; GitLab: a protected branch with 'Allowed to push: No one'), then "
+                    f"bring this change in again through a {kind}")
+        found_by = "merged-commit"
     facts = forge.fetch(FetchRequest(
         repository=repository, number=number, base_branch=change.ref if change.number
-        == number else None, teams=teams, emergency_label=emergency_label,
+        == number or found_by else None, teams=teams, emergency_label=emergency_label,
         approved_label=approved_label,
         merged_since=date.today() - timedelta(days=lookback_days)))
+    if found_by is not None:
+        facts.found_by, facts.pushed_sha = found_by, change.head
+        # The approvals are judged on the merged change request's final head (facts.head_sha),
+        # not on the pushed merge commit, which nobody reviewed as such.
+        return facts
     same_change = change.platform == platform and change.number == number
     if same_change and change.head and change.head != facts.head_sha:
         raise ChangegateError(
@@ -99,6 +124,12 @@ def fetch_facts(args: argparse.Namespace, run: RunContext, teams: tuple[str, ...
             f"{facts.head_sha[:12]}: approvals are judged on the head being deployed",
             fix="the new push starts its own run, which evaluates the new head")
     return facts
+
+
+def is_branch_push(change: Change) -> bool:
+    """A push (GitHub `push` event, GitLab `push` pipeline) of a branch, with a head commit."""
+    return change.event == "push" and change.ref_type == "branch" and bool(change.ref) \
+        and bool(change.head) and change.number is None
 
 
 def make_forge(platform: str, environ: Any, timeout: float) -> Forge:

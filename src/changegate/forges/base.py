@@ -54,6 +54,15 @@ class Forge(Protocol):
         """Read everything the gate needs; raise `ChangegateError` on any failure to read."""
         ...
 
+    def find_merged(self, repository: str, sha: str, branch: str | None) -> int | None:
+        """The merged pull/merge request that brought `sha` to `branch` (one request), or None.
+
+        A push pipeline has no change request of its own: this finds the one whose merge (or
+        squash, or fast-forward) produced the pushed commit. None means the commit came from no
+        merged change request (a direct push).
+        """
+        ...
+
     @property
     def requests_made(self) -> int:
         """HTTP requests made so far (recorded with the facts; the benchmark's measure)."""

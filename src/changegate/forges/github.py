@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
@@ -223,6 +224,20 @@ class GitHubForge:
         facts.last_pusher = self._pusher(pr, commits, head_sha)
         facts.api = {"requests": self._count, "rate_limit": self._rate}
         return facts
+
+    def find_merged(self, repository: str, sha: str, branch: str | None) -> int | None:
+        """The merged pull request that brought `sha`: "List pull requests associated with a
+        commit" (one REST request), then the PR merged as `sha`, else the one whose head is `sha`
+        (a fast-forward or rebase merge), else a merged one into `branch`.
+        """
+        body = self._rest(f"/repos/{repository}/commits/{sha}/pulls", {"per_page": PAGE})
+        pulls = [p for p in body if isinstance(p, dict)] if isinstance(body, list) else []
+        merged = [p for p in pulls if p.get("merged_at") and p.get("number") is not None]
+        return pick_merged(merged, branch, (
+            lambda p: p.get("merge_commit_sha") == sha,
+            lambda p: (p.get("head") or {}).get("sha") == sha,
+            lambda p: branch is not None and (p.get("base") or {}).get("ref") == branch),
+            base_of=lambda p: (p.get("base") or {}).get("ref"), number_of="number")
 
     # -- requests -----------------------------------------------------------------------------
 
@@ -567,6 +582,19 @@ def capped_retry(max_wait: float) -> Any:
     return CappedRetry(total=2, backoff_factor=0.5, max_rate_limit_wait=max_wait,
                        secondary_rate_wait=min(60.0, max_wait),
                        status_forcelist=[429, 500, 502, 503, 504])
+
+
+def pick_merged(items: list[dict[str, Any]], branch: str | None,
+                criteria: tuple[Callable[[dict[str, Any]], bool], ...], *,
+                base_of: Callable[[dict[str, Any]], Any], number_of: str) -> int | None:
+    """The first criterion any merged change request meets decides; among several meeting it,
+    one merged into `branch` is preferred (then the forge's order)."""
+    for criterion in criteria:
+        found = [item for item in items if criterion(item)]
+        if found:
+            found.sort(key=lambda item: base_of(item) != branch)
+            return int(found[0][number_of])
+    return None
 
 
 def head_commit_pusher(commits: tuple[Commit, ...], head: str) -> Pusher:

@@ -33,7 +33,7 @@ from changegate.forges.base import (
     TEAM_PERMISSION_MISSING,
     ForgeSettings,
 )
-from changegate.forges.github import head_commit_pusher
+from changegate.forges.github import head_commit_pusher, pick_merged
 from changegate.forges.identity import matches
 from changegate.forges.models import (
     Account,
@@ -193,6 +193,22 @@ class GitLabForge:
             return self._fetch(request)
         except _HttpError as exc:  # every HTTP error not given a meaning below
             raise exc.as_error() from exc
+
+    def find_merged(self, repository: str, sha: str, branch: str | None) -> int | None:
+        """The merged merge request that brought `sha` (one request: the merge requests of a
+        commit): the one merged or squashed as `sha`, else whose head is `sha` (fast-forward)."""
+        path = (f"/projects/{quote(repository, safe='')}/repository/commits/{sha}"
+                "/merge_requests")
+        try:
+            body = self._get(path, {"per_page": PAGE})
+        except _HttpError as exc:
+            raise exc.as_error(AUTH_FIX) from exc
+        items = [m for m in body if isinstance(m, dict)] if isinstance(body, list) else []
+        merged = [m for m in items if m.get("state") == "merged" and m.get("iid") is not None]
+        return pick_merged(merged, branch, (
+            lambda m: sha in (m.get("merge_commit_sha"), m.get("squash_commit_sha")),
+            lambda m: m.get("sha") == sha),
+            base_of=lambda m: m.get("target_branch"), number_of="iid")
 
     def _fetch(self, request: FetchRequest) -> ChangeFacts:
         project = quote(request.repository, safe="")

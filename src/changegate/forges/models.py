@@ -126,6 +126,10 @@ class ChangeFacts:
     emergencies: tuple[PastEmergency, ...] = ()
     notes: tuple[str, ...] = ()  # caveats of the fetch (e.g. "approval times unknown")
     api: dict[str, Any] = field(default_factory=dict)  # request count, rate limit
+    # How the change was found: None when CI (or --pr/--mr) named it; "merged-commit" when a
+    # push pipeline's head commit led to the merged pull/merge request (`pushed_sha`).
+    found_by: str | None = None
+    pushed_sha: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict that `from_json` turns back into equal facts (for offline replay)."""
@@ -172,6 +176,7 @@ class ChangeFacts:
                 for e in data.get("emergencies", ())),
             notes=tuple(data.get("notes", ())),
             api=dict(data.get("api", {})),
+            found_by=data.get("found_by"), pushed_sha=data.get("pushed_sha"),
         )
 
 

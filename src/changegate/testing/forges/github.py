@@ -4,8 +4,9 @@ Payloads follow GitHub's documented response shapes (the REST reference's exampl
 GraphQL schema's types): PullRequest, Commit with `authors` (co-authors linked to accounts),
 PullRequestReview with its `commit`, Team members, search, rate limit; REST pulls, pull
 commits (capped at 250, as GitHub does), reviews, files, compare, repository activity, team
-members. Point the real PyGithub at `server.url` (`base_url`); GraphQL is at `server.url +
-"/graphql"`, which is where PyGithub derives it for a base URL without `/api/v3`.
+members, the pull requests associated with a commit. Point the real PyGithub at `server.url`
+(`base_url`); GraphQL is at `server.url + "/graphql"`, which is where PyGithub derives it for a
+base URL without `/api/v3`.
 
 Knobs for failure scenarios: `token` (401 "Bad credentials" otherwise), `team_access`
 ("read", "forbidden": a FORBIDDEN error at the members field as GITHUB_TOKEN gets,
@@ -57,6 +58,7 @@ class GitHubServer(LocalServer):
         self.route("GET", repo + r"/compare/(?P<base>[0-9a-f]+)\.\.\.(?P<head>[0-9a-f]+)",
                    self._compare)
         self.route("GET", repo + r"/activity", self._activity)
+        self.route("GET", repo + r"/commits/(?P<sha>[0-9a-f]{40})/pulls", self._commit_pulls)
         self.route("GET", r"/orgs/(?P<org>[^/]+)/teams/(?P<slug>[^/]+)/members",
                    self._team_members)
         # Where results are published (see `publishing`): check runs and PR comments. Read-only
@@ -157,6 +159,7 @@ class GitHubServer(LocalServer):
             "created_at": at(change.created_minute), "updated_at": at(change.created_minute),
             "merged_at": at(change.merged_minute) if change.merged_minute is not None else None,
             "merged": change.state == "merged", "draft": False,
+            "merge_commit_sha": change.merge_commit_sha,
             "head": {"label": f"{s.owner}:{change.head_branch}", "ref": change.head_branch,
                      "sha": change.head, "user": self.simple_user(s.owner),
                      "repo": self.repository()},
@@ -220,6 +223,16 @@ class GitHubServer(LocalServer):
                          "files": [{"filename": f, "status": "modified"} for f in change.files],
                          "base_commit": {"sha": match["base"]},
                          "merge_base_commit": {"sha": match["base"]}}, headers)
+
+    def _commit_pulls(self, request: Request, match: re.Match[str]) -> Response:
+        """"List pull requests associated with a commit": those containing it or merged as it."""
+        if f"{match['owner']}/{match['repo']}" != self.scenario.full_name:
+            return Response(404, {"message": "Not Found"})
+        wanted = match["sha"]
+        found = [self.rest_pull(c) for c in sorted(self.scenario.changes.values(),
+                                                   key=lambda c: -c.number)
+                 if wanted == c.merge_commit_sha or wanted in {x.sha for x in c.commits}]
+        return self._page(found, request)
 
     def _activity(self, request: Request, match: re.Match[str]) -> Response:
         ref = request.query.get("ref", "")

@@ -3,8 +3,8 @@
 Payloads follow GitLab's documented response examples: merge request, MR commits (newest
 first), approvals (`approved_by` with `approved_at`), approval state (Premium), reviewers
 (`requested_changes`), diff versions, diffs, group members (`members/all`, inherited included),
-users, project push events, resource label events, merged MR lists; pagination with `X-Page`,
-`X-Next-Page`, `X-Total` and `Link`.
+users, project push events, resource label events, merged MR lists, the merge requests of a
+commit; pagination with `X-Page`, `X-Next-Page`, `X-Total` and `Link`.
 
 Knobs: `token` (PRIVATE-TOKEN), `job_token` (JOB-TOKEN, which like on most tiers cannot read
 approvals, approval state or group members), `group_access` ("read" or "forbidden"), `tier`
@@ -51,6 +51,8 @@ class GitLabServer(LocalServer):
         self.route("GET", mr + "/diffs", self._diffs)
         self.route("GET", mr + "/resource_label_events", self._label_events)
         self.route("GET", project + "/events", self._events)
+        self.route("GET", project + r"/repository/commits/(?P<sha>[0-9a-f]{40})/merge_requests",
+                   self._commit_merge_requests)
         self.route("GET", API + r"/groups/(?P<group>[^/]+)/members/all", self._members)
         self.route("GET", API + r"/users/(?P<id>\d+)", self._user)
         self.route("GET", API + "/users", self._users)
@@ -132,7 +134,8 @@ class GitLabServer(LocalServer):
             "source_project_id": s.project_id, "target_project_id": s.project_id,
             "labels": list(change.labels), "draft": False, "work_in_progress": False,
             "merge_status": "can_be_merged", "detailed_merge_status": "mergeable",
-            "sha": change.head, "merge_commit_sha": None, "squash_commit_sha": None,
+            "sha": change.head, "merge_commit_sha": change.merge_commit_sha,
+            "squash_commit_sha": None,
             "user_notes_count": 0, "references": {"short": f"!{change.number}",
                                                   "full": f"{s.full_name}!{change.number}"},
             "web_url": f"https://gitlab.example/{s.full_name}/-/merge_requests/{change.number}",
@@ -185,6 +188,16 @@ class GitLabServer(LocalServer):
                 continue
             items.append(self.merge_request(change))
         return self._page(items, request)
+
+    def _commit_merge_requests(self, request: Request, match: re.Match[str]) -> Response:
+        """The merge requests of a commit: those containing it or merged as it."""
+        if not self._project_ok(match):
+            return Response(404, {"message": "404 Project Not Found"})
+        wanted = match["sha"]
+        found = [self.merge_request(c) for c in sorted(self.scenario.changes.values(),
+                                                       key=lambda c: -c.number)
+                 if wanted == c.merge_commit_sha or wanted in {x.sha for x in c.commits}]
+        return self._page(found, request)
 
     def _commits(self, request: Request, match: re.Match[str]) -> Response:
         change = self._change(match)

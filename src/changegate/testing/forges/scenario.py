@@ -91,6 +91,7 @@ class FakeChange:
     label_events: list[LabelEvent] = field(default_factory=list)
     state: str = "open"  # open | merged | closed
     merged_minute: int | None = None
+    merge_commit_sha: str | None = None  # the commit its merge put on `base` (state "merged")
     base_sha: str = field(default_factory=lambda: sha("base"))
     created_minute: int = 0
 
