@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Mapping, Sequence
@@ -178,3 +179,39 @@ def copy_source_tree(target: Path) -> Path:
         elif source.exists():
             shutil.copy2(source, target / item)
     return target
+
+
+def act_summaries(log: str) -> str:
+    """The job summary as act shows it: each step's `$GITHUB_STEP_SUMMARY`, after `Summary - `.
+
+    (Every step writes its own summary file, which act empties between steps and prints at the
+    step's end, as GitHub renders it on the run page; a later step cannot read it back.)
+    """
+    blocks: list[list[str]] = []
+    collecting = False
+    for line in log.splitlines():
+        if "  Summary - " in line and line.startswith("["):
+            blocks.append([line.split("  Summary - ", 1)[1]])
+            collecting = True
+        elif collecting and not line.startswith("["):
+            blocks[-1].append(line)
+        else:
+            collecting = False
+    return "\n\n".join("\n".join(block) for block in blocks)
+
+
+def job_exit(log: str, job: str) -> int:
+    """A job's exit code from gitlab-ci-local's `<job>  finished in 3 s  FAIL 1` line."""
+    pattern = re.compile(rf"^{re.escape(job)}\s+finished in .*?(?:(?:FAIL|WARN) (\d+))?\s*$")
+    for line in log.splitlines():
+        match = pattern.match(line)
+        if match:
+            return int(match.group(1) or 0)
+    raise AssertionError(f"no result for {job} in the log:\n{log[-6000:]}")
+
+
+def job_verdict(log: str, job: str) -> str:
+    """PASS, FAIL or WARN (an allowed failure) from gitlab-ci-local's closing summary."""
+    match = re.search(rf"^\s*(PASS|FAIL|WARN)\s+{re.escape(job)}\s", log + "\n", re.MULTILINE)
+    assert match, f"no verdict for {job} in the log:\n{log[-6000:]}"
+    return match.group(1)

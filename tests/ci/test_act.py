@@ -14,7 +14,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cihelpers import ACT, SampleRepo, SigningKey, make_sample_repo, require_tool, run
+from cihelpers import (
+    ACT,
+    SampleRepo,
+    SigningKey,
+    act_summaries,
+    make_sample_repo,
+    require_tool,
+    run,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -130,25 +138,6 @@ def run_act(tmp_path: Path, repo: SampleRepo, source: Path, env: dict[str, str],
     return proc.returncode, log, out
 
 
-def summaries(log: str) -> str:
-    """The job summary as act shows it: each step's `$GITHUB_STEP_SUMMARY`, after `Summary - `.
-
-    (Every step writes its own summary file, which act empties between steps and prints at the
-    step's end, as GitHub renders it on the run page; a later step cannot read it back.)
-    """
-    blocks: list[list[str]] = []
-    collecting = False
-    for line in log.splitlines():
-        if "  Summary - " in line and line.startswith("["):
-            blocks.append([line.split("  Summary - ", 1)[1]])
-            collecting = True
-        elif collecting and not line.startswith("["):
-            blocks[-1].append(line)
-        else:
-            collecting = False
-    return "\n\n".join("\n".join(block) for block in blocks)
-
-
 def annotations(log: str, kind: str) -> list[str]:
     """The workflow commands of one kind that act saw (its log shows each processed command)."""
     return [line[line.index(f"::{kind}"):] for line in log.splitlines() if f"::{kind} " in line
@@ -202,7 +191,7 @@ def test_pull_request_with_an_unsigned_commit_fails_with_annotations_outputs_and
     assert check_result["status"] == "fail"
     assert check_result["evidence"]["record_sha256"] == check["outputs"]["evidence-record"]
 
-    summary = summaries(log)
+    summary = act_summaries(log)
     assert "| verify-commits | Failed |" in summary, summary
     assert unsigned[:12] in summary and "UNSIGNED" in summary, summary
     assert repo.commits["fees"][:12] not in summary, summary
@@ -224,6 +213,6 @@ def test_push_with_every_commit_signed_passes(
     result = json.loads((out / "vc.json").read_text(encoding="utf-8"))
     assert {c["status"] for c in result["commits"]} == {"verified"}
     assert len(result["commits"]) == 2
-    summary = summaries(log)
+    summary = act_summaries(log)
     assert "| verify-commits | Passed |" in summary, summary
     assert "Findings" not in summary, summary

@@ -9,8 +9,6 @@ and job summary), and staging, where the peer review alone suffices (passes).
 from __future__ import annotations
 
 import json
-import re
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +19,7 @@ from cihelpers import (
     ROOT,
     SampleRepo,
     SigningKey,
+    job_verdict,
     make_sample_repo,
     require_tool,
     run,
@@ -176,24 +175,6 @@ def test_action_under_act(tmp_path: Path, ci_env: dict[str, str], alice: Signing
     assert 0 < requests <= 8  # two gate runs, at most 4 requests each
 
 
-@pytest.fixture(scope="module")
-def source_repo(tmp_path_factory: pytest.TempPathFactory, source_tree: Path,
-                ci_env: dict[str, str]) -> tuple[Path, str]:
-    path = tmp_path_factory.mktemp("changegate-git") / "changegate"
-    shutil.copytree(source_tree, path)
-    run(["git", "init", "-q", "-b", "main"], cwd=path, env=ci_env)
-    run(["git", "add", "-A"], cwd=path, env=ci_env)
-    run(["git", "-c", "commit.gpgsign=false", "commit", "-q", "-m", "changegate"], cwd=path,
-        env=ci_env)
-    sha = run(["git", "rev-parse", "HEAD"], cwd=path, env=ci_env).stdout.strip()
-    return path, sha
-
-
-def _verdict(log: str, job: str) -> str:
-    match = re.search(rf"^\s*(PASS|FAIL|WARN)\s+{re.escape(job)}\s", log + "\n", re.MULTILINE)
-    assert match, f"no verdict for {job} in the log:\n{log[-6000:]}"
-    return match.group(1)
-
 
 def test_template_under_gitlab_ci_local(tmp_path: Path, ci_env: dict[str, str],
                                         alice: SigningKey,
@@ -226,8 +207,8 @@ def test_template_under_gitlab_ci_local(tmp_path: Path, ci_env: dict[str, str],
         proc = run(args, cwd=repo.path, env=ci_env, check=False, timeout=240)
     log = proc.stdout + proc.stderr
     (tmp_path / "gitlab-ci-local.log").write_text(log, encoding="utf-8")
-    assert _verdict(log, "production-approvals") == "FAIL", log[-6000:]
-    assert _verdict(log, "staging-approvals") == "PASS", log[-6000:]
+    assert job_verdict(log, "production-approvals") == "FAIL", log[-6000:]
+    assert job_verdict(log, "staging-approvals") == "PASS", log[-6000:]
     artifacts = repo.path / ".gitlab-ci-local" / "artifacts"
     result = json.loads((artifacts / "production-approvals" / "changegate-approvals.json")
                         .read_text(encoding="utf-8"))

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -22,12 +21,15 @@ from cihelpers import (
     ROOT,
     SampleRepo,
     SigningKey,
+    act_summaries,
+    job_exit,
+    job_verdict,
     make_sample_repo,
     require_tool,
     run,
 )
-from test_act import annotations, pull_request_event, summaries
-from test_gitlab_ci_local import artifacts, job_exit, job_verdict, run_pipeline
+from test_act import annotations, pull_request_event
+from test_gitlab_ci_local import artifacts, run_pipeline
 
 DEMO_DB = ROOT / "tests" / "audit" / "data" / "demo-osv"
 DEMO_SHA256 = "94436490f35eeb776f78a5b6b7f42aaf52b3a45f3fd222aa15b0b60fd6b54fb5"
@@ -150,7 +152,7 @@ def test_action_under_act(tmp_path: Path, ci_env: dict[str, str], alice: Signing
     warnings = annotations(log, "warning")
     assert any("DB_STALE" in w for w in warnings), warnings
 
-    summary = summaries(log)
+    summary = act_summaries(log)
     assert "| Package | Installed | Advisory | Severity | Fixed in | Status |" in summary
     assert "| werkzeug | 2.2.2 | PYSEC-2023-221 (CVE-2023-46136, GHSA-hrfv-mqp8-q5rw) | " \
            "high (7.5) | 2.3.8, 3.0.1 | fails the gate |" in summary
@@ -189,27 +191,14 @@ include:
 """
 
 
-@pytest.fixture(scope="module")
-def audit_source_repo(tmp_path_factory: pytest.TempPathFactory, source_tree: Path,
-                      ci_env: dict[str, str]) -> tuple[Path, str]:
-    """This source tree as a git repository, and the commit the template pins."""
-    path = tmp_path_factory.mktemp("changegate-audit-git") / "changegate"
-    shutil.copytree(source_tree, path)
-    run(["git", "init", "-q", "-b", "main"], cwd=path, env=ci_env)
-    run(["git", "add", "-A"], cwd=path, env=ci_env)
-    run(["git", "-c", "commit.gpgsign=false", "commit", "-q", "-m", "changegate"], cwd=path,
-        env=ci_env)
-    return path, run(["git", "rev-parse", "HEAD"], cwd=path, env=ci_env).stdout.strip()
-
-
 @pytest.mark.slow
 def test_template_under_gitlab_ci_local(tmp_path: Path, ci_env: dict[str, str],
                                         alice: SigningKey,
-                                        audit_source_repo: tuple[Path, str]) -> None:
+                                        source_repo: tuple[Path, str]) -> None:
     files = demo_files()
     files["gitlab-templates/audit.yml"] = TEMPLATE.read_text(encoding="utf-8")
-    files[".gitlab-ci.yml"] = PIPELINE.format(source_url=audit_source_repo[0],
-                                              source_ref=audit_source_repo[1])
+    files[".gitlab-ci.yml"] = PIPELINE.format(source_url=source_repo[0],
+                                              source_ref=source_repo[1])
     repo: SampleRepo = make_sample_repo(tmp_path, ci_env, alice, unsigned_commit=False,
                                         base_files=files)
     _rc, log = run_pipeline(repo, ci_env, {

@@ -10,8 +10,6 @@ runs each job in its own copy of the project and exports its artifacts, as a run
 from __future__ import annotations
 
 import json
-import re
-import shutil
 from pathlib import Path
 
 import pytest
@@ -20,6 +18,8 @@ from cihelpers import (
     ROOT,
     SampleRepo,
     SigningKey,
+    job_exit,
+    job_verdict,
     make_sample_repo,
     require_tool,
     run,
@@ -50,20 +50,6 @@ include:
       source-url: {source_url}
       source-ref: {source_ref}
 """
-
-
-@pytest.fixture(scope="module")
-def source_repo(tmp_path_factory: pytest.TempPathFactory, source_tree: Path,
-                ci_env: dict[str, str]) -> tuple[Path, str]:
-    """The changegate project as a git repository, and the commit the templates pin."""
-    path = tmp_path_factory.mktemp("changegate-git") / "changegate"
-    shutil.copytree(source_tree, path)
-    run(["git", "init", "-q", "-b", "main"], cwd=path, env=ci_env)
-    run(["git", "add", "-A"], cwd=path, env=ci_env)
-    run(["git", "-c", "commit.gpgsign=false", "commit", "-q", "-m", "changegate"], cwd=path,
-        env=ci_env)
-    sha = run(["git", "rev-parse", "HEAD"], cwd=path, env=ci_env).stdout.strip()
-    return path, sha
 
 
 def ci_files(source: tuple[Path, str]) -> dict[str, str]:
@@ -102,23 +88,6 @@ def run_pipeline(repo: SampleRepo, env: dict[str, str],
 
 def artifacts(repo: SampleRepo, job: str) -> Path:
     return repo.path / ".gitlab-ci-local" / "artifacts" / job
-
-
-def job_exit(log: str, job: str) -> int:
-    """A job's exit code from gitlab-ci-local's `<job>  finished in 3 s  FAIL 1` line."""
-    pattern = re.compile(rf"^{re.escape(job)}\s+finished in .*?(?:(?:FAIL|WARN) (\d+))?\s*$")
-    for line in log.splitlines():
-        match = pattern.match(line)
-        if match:
-            return int(match.group(1) or 0)
-    raise AssertionError(f"no result for {job} in the log:\n{log[-6000:]}")
-
-
-def job_verdict(log: str, job: str) -> str:
-    """PASS, FAIL or WARN (an allowed failure) from gitlab-ci-local's closing summary."""
-    match = re.search(rf"^\s*(PASS|FAIL|WARN)\s+{re.escape(job)}\s", log + "\n", re.MULTILINE)
-    assert match, f"no verdict for {job} in the log:\n{log[-6000:]}"
-    return match.group(1)
 
 
 def test_merge_request_with_an_unsigned_commit_fails_and_reports_code_quality(

@@ -19,7 +19,6 @@ import hashlib
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -28,7 +27,7 @@ from typing import Any
 import pytest
 import test_ci_static as static
 import yaml
-from cihelpers import ACT, GITLAB_CI_LOCAL, ROOT, require_tool, run
+from cihelpers import ACT, GITLAB_CI_LOCAL, ROOT, act_summaries, job_exit, require_tool, run
 
 ACTION = ROOT / "actions" / "sbom" / "action.yml"
 TEMPLATE = ROOT / "gitlab-templates" / "sbom.yml"
@@ -218,21 +217,6 @@ def push_event(commits: dict[str, str]) -> dict[str, Any]:
     }
 
 
-def step_summaries(log: str) -> str:
-    """Every step's job summary as act prints it (`[job] ... Summary - ` and the lines after)."""
-    blocks: list[list[str]] = []
-    collecting = False
-    for line in log.splitlines():
-        if "  Summary - " in line and line.startswith("["):
-            blocks.append([line.split("  Summary - ", 1)[1]])
-            collecting = True
-        elif collecting and not line.startswith("["):
-            blocks[-1].append(line)
-        else:
-            collecting = False
-    return "\n\n".join("\n".join(block) for block in blocks)
-
-
 @pytest.mark.slow
 def test_action_writes_the_sbom_with_outputs_and_summary_and_fails_on_a_denied_license(
         tmp_path: Path, ci_env: dict[str, str], source_tree: Path) -> None:
@@ -300,7 +284,7 @@ def test_action_writes_the_sbom_with_outputs_and_summary_and_fails_on_a_denied_l
     assert any("fail-on-error is false" in line for line in log.splitlines()
                if "::warning" in line), log[-6000:]
 
-    summary = step_summaries(log)
+    summary = act_summaries(log)
     assert "| sbom | Inconclusive |" in summary, summary
     assert "No SBOM was written: see the findings above." in summary, summary
     assert "| sbom | Passed |" in summary, summary
@@ -338,29 +322,6 @@ include:
       source-url: {source_url}
       source-ref: {source_ref}
 """
-
-
-@pytest.fixture(scope="module")
-def source_repo(tmp_path_factory: pytest.TempPathFactory, source_tree: Path,
-                ci_env: dict[str, str]) -> tuple[Path, str]:
-    """The changegate project as a git repository, and the commit the template pins."""
-    path = tmp_path_factory.mktemp("changegate-git") / "changegate"
-    shutil.copytree(source_tree, path)
-    git(path, ci_env, "init", "-q", "-b", "main")
-    git(path, ci_env, "add", "-A")
-    run(["git", "-c", "commit.gpgsign=false", "commit", "-q", "-m", "changegate"], cwd=path,
-        env=ci_env)
-    return path, git(path, ci_env, "rev-parse", "HEAD")
-
-
-def job_exit(log: str, job: str) -> int:
-    """A job's exit code from gitlab-ci-local's `<job>  finished in 3 s  FAIL 1` line."""
-    pattern = re.compile(rf"^{re.escape(job)}\s+finished in .*?(?:(?:FAIL|WARN) (\d+))?\s*$")
-    for line in log.splitlines():
-        match = pattern.match(line)
-        if match:
-            return int(match.group(1) or 0)
-    raise AssertionError(f"no result for {job} in the log:\n{log[-6000:]}")
 
 
 @pytest.mark.slow

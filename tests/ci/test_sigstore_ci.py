@@ -6,7 +6,6 @@ second step verifies it (and one with the wrong repository must fail, naming why
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -211,18 +210,6 @@ def test_github_actions_sign_then_verify(tmp_path: Path, ci_env: dict[str, str],
     assert noperm["outputs"]["exit-code"] == "2"
     assert "id-token: write" in log
     assert "Verify with:" in log  # the job summary section of the sign action
-
-
-@pytest.fixture(scope="module")
-def source_repo(tmp_path_factory: pytest.TempPathFactory, source_tree: Path,
-                ci_env: dict[str, str]) -> tuple[Path, str]:
-    path = tmp_path_factory.mktemp("changegate-git") / "changegate"
-    shutil.copytree(source_tree, path)
-    run(["git", "init", "-q", "-b", "main"], cwd=path, env=ci_env)
-    run(["git", "add", "-A"], cwd=path, env=ci_env)
-    run(["git", "-c", "commit.gpgsign=false", "commit", "-q", "-m", "changegate"], cwd=path,
-        env=ci_env)
-    return path, run(["git", "rev-parse", "HEAD"], cwd=path, env=ci_env).stdout.strip()
 
 
 def test_gitlab_templates_sign_then_verify(tmp_path: Path, ci_env: dict[str, str],
