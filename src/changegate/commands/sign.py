@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from changegate.errors import ChangegateError, InputError
+from changegate.errors import InputError
 
 if TYPE_CHECKING:
     from changegate.commands import RunContext
@@ -101,22 +101,15 @@ def _jobs(args: argparse.Namespace, settings: SignSettings, run: RunContext,
     from changegate.gates.sigstore import predicates
     from changegate.gates.sigstore.artifacts import (
         bundle_path,
-        command_line,
-        expand,
         from_argument,
+        requested,
     )
     from changegate.gates.sigstore.signing import Job
     from changegate.gates.sigstore.statement import short_name
 
-    if args.artifacts:
-        base = Path.cwd()
-        names = command_line(args.artifacts, base)
-    else:
-        names = expand(settings.artifacts, run.workdir, setting="gates.sign.artifacts")
-        base = run.workdir
-    if not names:
-        raise ChangegateError("NO_ARTIFACTS", "nothing to sign",
-                              fix="pass FILE..., or set gates.sign.artifacts in the policy")
+    names, base = requested(args.artifacts, settings.artifacts, run.workdir,
+                            setting="gates.sign.artifacts", action="sign",
+                            fix="pass FILE..., or set gates.sign.artifacts in the policy")
     if args.attest:
         kinds: list[tuple[str, Path | None]] = [
             (args.attest, Path(args.predicate) if args.predicate else None)]

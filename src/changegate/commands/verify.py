@@ -179,23 +179,16 @@ def _trust(args: argparse.Namespace, settings: VerifySettings, run: RunContext) 
 def _items(args: argparse.Namespace, settings: VerifySettings, run: RunContext,
            predicate_type: str | None) -> list[Item]:
     from changegate.gates.sigstore.artifacts import (
-        command_line,
-        expand,
         find_bundle,
         from_argument,
+        requested,
     )
     from changegate.gates.sigstore.statement import predicate_uri, short_name
     from changegate.gates.sigstore.verify_gate import Item
 
-    if args.artifacts:
-        base = Path.cwd()
-        names = command_line(args.artifacts, base)
-    else:
-        names = expand(settings.artifacts, run.workdir, setting="gates.verify.artifacts")
-        base = run.workdir
-    if not names:
-        raise ChangegateError("NO_ARTIFACTS", "nothing to verify",
-                              fix="pass FILE or sha256:HEX, or set gates.verify.artifacts")
+    names, base = requested(args.artifacts, settings.artifacts, run.workdir,
+                            setting="gates.verify.artifacts", action="verify",
+                            fix="pass FILE or sha256:HEX, or set gates.verify.artifacts")
     if args.bundle and len(names) > 1:
         raise InputError("--bundle names one bundle: verify one artifact with it, or keep each "
                          "bundle beside its artifact (FILE.sigstore.json)", rule="BAD_INPUT")

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from changegate.errors import InputError
+from changegate.errors import ChangegateError, InputError
 
 _DIGEST = re.compile(r"^sha256:([0-9a-fA-F]{64})$")
 _BLOCK = 1 << 20
@@ -113,3 +113,22 @@ def find_bundle(artifact: Path, attestation: str | None = None) -> Path | None:
         if candidate.is_file():
             return candidate
     return None
+
+
+def requested(arguments: Sequence[str], configured: Sequence[str], workdir: Path, *,
+              setting: str, action: str, fix: str) -> tuple[list[str], Path]:
+    """The artifacts a sign/verify run is about, and the folder their names are relative to.
+
+    Command-line names win and are relative to the current directory; otherwise the policy's
+    globs (`setting`) are expanded in the repository. Nothing at all is an error, never a pass
+    over zero artifacts.
+    """
+    if arguments:
+        base = Path.cwd()
+        names = command_line(arguments, base)
+    else:
+        base = workdir
+        names = expand(configured, workdir, setting=setting)
+    if not names:
+        raise ChangegateError("NO_ARTIFACTS", f"nothing to {action}", fix=fix)
+    return names, base
