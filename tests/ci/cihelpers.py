@@ -215,3 +215,26 @@ def job_verdict(log: str, job: str) -> str:
     match = re.search(rf"^\s*(PASS|FAIL|WARN)\s+{re.escape(job)}\s", log + "\n", re.MULTILINE)
     assert match, f"no verdict for {job} in the log:\n{log[-6000:]}"
     return match.group(1)
+
+
+def act_run(act: str, event: str, event_path: Path, workflow: Path, *, repo: Path, source: Path,
+            out: Path, env: dict[str, str], tmp_path: Path,
+            extra_env: Mapping[str, str] | None = None) -> tuple[int, str]:
+    """Run one workflow under act in host mode, as every action test does; returns (rc, log).
+
+    The workflow's first step copies $REPO in (host mode has no checkout) and the action source
+    from $CHANGEGATE_ACTION; $OUT is where it leaves steps.json and results. The log is also
+    kept as act.log beside the test's files.
+    """
+    variables = {"REPO": str(repo), "CHANGEGATE_ACTION": str(source), "OUT": str(out),
+                 "GITHUB_REPOSITORY": "acme/payments", **(extra_env or {}),
+                 "UV_CACHE_DIR": env["UV_CACHE_DIR"], "PIP_CACHE_DIR": env["PIP_CACHE_DIR"]}
+    args: list[str | Path] = [act, event, "-e", event_path, "-W", workflow,
+                              "-P", "ubuntu-latest=-self-hosted", "--action-offline-mode",
+                              "--action-cache-path", tmp_path / "act-cache", "--no-cache-server"]
+    for name, value in variables.items():
+        args += ["--env", f"{name}={value}"]
+    proc = run(args, cwd=repo, env=env, check=False, timeout=240)
+    log = proc.stdout + proc.stderr
+    (tmp_path / "act.log").write_text(log, encoding="utf-8")
+    return proc.returncode, log

@@ -18,10 +18,10 @@ from cihelpers import (
     ACT,
     SampleRepo,
     SigningKey,
+    act_run,
     act_summaries,
     make_sample_repo,
     require_tool,
-    run,
 )
 
 pytestmark = pytest.mark.slow
@@ -125,17 +125,9 @@ def run_act(tmp_path: Path, repo: SampleRepo, source: Path, env: dict[str, str],
     event_path.write_text(json.dumps(payload), encoding="utf-8")
     out = tmp_path / "out"
     out.mkdir()
-    proc = run([act, event, "-e", event_path, "-W", workflows / "changegate.yml",
-                "-P", "ubuntu-latest=-self-hosted", "--action-offline-mode",
-                "--action-cache-path", tmp_path / "act-cache", "--no-cache-server",
-                "--env", f"REPO={repo.path}", "--env", f"CHANGEGATE_ACTION={source}",
-                "--env", f"OUT={out}", "--env", "GITHUB_REPOSITORY=acme/payments",
-                "--env", f"UV_CACHE_DIR={env['UV_CACHE_DIR']}",
-                "--env", f"PIP_CACHE_DIR={env['PIP_CACHE_DIR']}"],
-               cwd=repo.path, env=env, check=False, timeout=240)
-    log = proc.stdout + proc.stderr
-    (tmp_path / "act.log").write_text(log, encoding="utf-8")
-    return proc.returncode, log, out
+    rc, log = act_run(act, event, event_path, workflows / "changegate.yml", repo=repo.path,
+                      source=source, out=out, env=env, tmp_path=tmp_path)
+    return rc, log, out
 
 
 def annotations(log: str, kind: str) -> list[str]:

@@ -19,6 +19,7 @@ from cihelpers import (
     ROOT,
     SampleRepo,
     SigningKey,
+    act_run,
     job_verdict,
     make_sample_repo,
     require_tool,
@@ -143,20 +144,12 @@ def test_action_under_act(tmp_path: Path, ci_env: dict[str, str], alice: Signing
     out = tmp_path / "out"
     out.mkdir()
     with GitHubServer(_scenario(repo)) as server:
-        proc = run([act, "pull_request_review", "-e", event, "-W", workflow,
-                    "-P", "ubuntu-latest=-self-hosted", "--action-offline-mode",
-                    "--action-cache-path", tmp_path / "act-cache", "--no-cache-server",
-                    "--env", f"REPO={repo.path}", "--env", f"CHANGEGATE_ACTION={source_tree}",
-                    "--env", f"OUT={out}", "--env", "GITHUB_REPOSITORY=acme/payments",
-                    "--env", f"GITHUB_API_URL={server.url}",
-                    "--env", f"GITHUB_GRAPHQL_URL={server.url}/graphql",
-                    "--env", f"UV_CACHE_DIR={ci_env['UV_CACHE_DIR']}",
-                    "--env", f"PIP_CACHE_DIR={ci_env['PIP_CACHE_DIR']}"],
-                   cwd=repo.path, env=ci_env, check=False, timeout=240)
+        rc, log = act_run(act, "pull_request_review", event, workflow, repo=repo.path,
+                          source=source_tree, out=out, env=ci_env, tmp_path=tmp_path,
+                          extra_env={"GITHUB_API_URL": server.url,
+                                     "GITHUB_GRAPHQL_URL": f"{server.url}/graphql"})
         requests = server.count()
-    log = proc.stdout + proc.stderr
-    (tmp_path / "act.log").write_text(log, encoding="utf-8")
-    assert proc.returncode == 0, log[-6000:]
+    assert rc == 0, log[-6000:]
     steps = json.loads((out / "steps.json").read_text(encoding="utf-8"))
     production, staging = steps["production"], steps["staging"]
     assert production["outcome"] == "failure", log[-6000:]

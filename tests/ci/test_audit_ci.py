@@ -21,12 +21,12 @@ from cihelpers import (
     ROOT,
     SampleRepo,
     SigningKey,
+    act_run,
     act_summaries,
     job_exit,
     job_verdict,
     make_sample_repo,
     require_tool,
-    run,
 )
 from test_act import annotations, pull_request_event
 from test_gitlab_ci_local import artifacts, run_pipeline
@@ -120,17 +120,9 @@ def test_action_under_act(tmp_path: Path, ci_env: dict[str, str], alice: Signing
     event.write_text(json.dumps(pull_request_event(repo)), encoding="utf-8")
     out = tmp_path / "out"
     out.mkdir()
-    proc = run([act, "pull_request", "-e", event, "-W", workflow,
-                "-P", "ubuntu-latest=-self-hosted", "--action-offline-mode",
-                "--action-cache-path", tmp_path / "act-cache", "--no-cache-server",
-                "--env", f"REPO={repo.path}", "--env", f"CHANGEGATE_ACTION={source_tree}",
-                "--env", f"OUT={out}", "--env", "GITHUB_REPOSITORY=acme/payments",
-                "--env", f"UV_CACHE_DIR={ci_env['UV_CACHE_DIR']}",
-                "--env", f"PIP_CACHE_DIR={ci_env['PIP_CACHE_DIR']}"],
-               cwd=repo.path, env=ci_env, check=False, timeout=240)
-    log = proc.stdout + proc.stderr
-    (tmp_path / "act.log").write_text(log, encoding="utf-8")
-    assert proc.returncode == 0, log[-6000:]
+    rc, log = act_run(act, "pull_request", event, workflow, repo=repo.path, source=source_tree,
+                      out=out, env=ci_env, tmp_path=tmp_path)
+    assert rc == 0, log[-6000:]
 
     steps: dict[str, Any] = json.loads((out / "steps.json").read_text(encoding="utf-8"))
     audit = steps["audit"]

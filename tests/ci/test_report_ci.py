@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cihelpers import ACT, SampleRepo, SigningKey, make_sample_repo, require_tool, run
+from cihelpers import ACT, SampleRepo, SigningKey, act_run, make_sample_repo, require_tool
 
 from changegate.testing.forges import FakeChange, GitHubServer, commits, standard_scenario
 
@@ -76,20 +76,12 @@ def test_fallback_without_checks_write_under_act(tmp_path: Path, ci_env: dict[st
     scenario.add(FakeChange(number=42, author="alice", commits=commits(2, "alice")))
     with GitHubServer(scenario) as server:
         server.comments_access = "write"  # checks_access stays "none": GitHub's default token
-        proc = run([act, "pull_request", "-e", event, "-W", workflow,
-                    "-P", "ubuntu-latest=-self-hosted", "--action-offline-mode",
-                    "--action-cache-path", tmp_path / "act-cache", "--no-cache-server",
-                    "--env", f"REPO={repo.path}", "--env", f"CHANGEGATE_ACTION={source_tree}",
-                    "--env", f"OUT={out}", "--env", "GITHUB_REPOSITORY=acme/payments",
-                    "--env", f"GITHUB_API_URL={server.url}",
-                    "--env", f"UV_CACHE_DIR={ci_env['UV_CACHE_DIR']}",
-                    "--env", f"PIP_CACHE_DIR={ci_env['PIP_CACHE_DIR']}"],
-                   cwd=repo.path, env=ci_env, check=False, timeout=240)
+        rc, log = act_run(act, "pull_request", event, workflow, repo=repo.path,
+                          source=source_tree, out=out, env=ci_env, tmp_path=tmp_path,
+                          extra_env={"GITHUB_API_URL": server.url})
         check_run_requests = server.count("/check-runs", "POST")
         comments = list(server.comments.get(42, []))
-    log = proc.stdout + proc.stderr
-    (tmp_path / "act.log").write_text(log, encoding="utf-8")
-    assert proc.returncode == 0, log[-6000:]
+    assert rc == 0, log[-6000:]
 
     # The verdict is the gate's: publishing changed nothing about it.
     vc = json.loads((out / "steps.json").read_text(encoding="utf-8"))["vc"]

@@ -27,7 +27,16 @@ from typing import Any
 import pytest
 import test_ci_static as static
 import yaml
-from cihelpers import ACT, GITLAB_CI_LOCAL, ROOT, act_summaries, job_exit, require_tool, run
+from cihelpers import (
+    ACT,
+    GITLAB_CI_LOCAL,
+    ROOT,
+    act_run,
+    act_summaries,
+    job_exit,
+    require_tool,
+    run,
+)
 
 ACTION = ROOT / "actions" / "sbom" / "action.yml"
 TEMPLATE = ROOT / "gitlab-templates" / "sbom.yml"
@@ -229,17 +238,9 @@ def test_action_writes_the_sbom_with_outputs_and_summary_and_fails_on_a_denied_l
     event.write_text(json.dumps(push_event(commits)), encoding="utf-8")
     out = tmp_path / "out"
     out.mkdir()
-    proc = run([act, "push", "-e", event, "-W", workflow,
-                "-P", "ubuntu-latest=-self-hosted", "--action-offline-mode",
-                "--action-cache-path", tmp_path / "act-cache", "--no-cache-server",
-                "--env", f"REPO={repo}", "--env", f"CHANGEGATE_ACTION={source_tree}",
-                "--env", f"OUT={out}", "--env", "GITHUB_REPOSITORY=acme/payments",
-                "--env", f"UV_CACHE_DIR={ci_env['UV_CACHE_DIR']}",
-                "--env", f"PIP_CACHE_DIR={ci_env['PIP_CACHE_DIR']}"],
-               cwd=repo, env=ci_env, check=False, timeout=240)
-    log = proc.stdout + proc.stderr
-    (tmp_path / "act.log").write_text(log, encoding="utf-8")
-    assert proc.returncode == 0, log[-6000:]  # the failing step continues on error
+    rc, log = act_run(act, "push", event, workflow, repo=repo, source=source_tree, out=out,
+                      env=ci_env, tmp_path=tmp_path)
+    assert rc == 0, log[-6000:]  # the failing step continues on error
 
     steps = json.loads((out / "steps.json").read_text(encoding="utf-8"))
     lock, reports = steps["lock"], steps["reports"]
